@@ -1,0 +1,383 @@
+//! One shard of the keydir: a hash table of slot ids, a slab of slots, and a key arena.
+//!
+//! Memory per key, counted in `stats` from real allocations:
+//! - 20 bytes of [`Slot`] in the slab (no 64-bit field where 32 bits suffice);
+//! - 5 bytes per table bucket (a `u32` slot id plus hashbrown's control byte), at a load
+//!   factor between 7/16 and 7/8;
+//! - the key bytes in the arena, with no per-key allocation header.
+//!
+//! The sequence number stays on disk. Recovery is the one place that needs it in RAM, to
+//! pick the newest record of a key whatever order files are replayed in, so it lives in
+//! a side vector that only exists while the database is being opened.
+
+use super::arena::{Arena, KeyRef};
+use super::Loc;
+use foldhash::fast::RandomState;
+use hashbrown::{HashMap, HashTable};
+use std::hash::BuildHasher;
+
+const SLOT_CHUNK: usize = 1024;
+/// Marks a free slot (file ids stay below 2^31).
+const FREE: u32 = u32::MAX;
+/// File-id bit that says the key has an expiry in the side map.
+const HAS_EXPIRY: u32 = 1 << 31;
+
+/// A keydir entry: where the newest record of a key lives, in 20 bytes.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    /// File id, with [`HAS_EXPIRY`] as its top bit; [`FREE`] for an unused slot.
+    file: u32,
+    offset: u32,
+    /// Record length; 0 marks a tombstone during recovery only.
+    size: u32,
+    key_lo: u32,
+    key_hi: u32,
+}
+
+impl Slot {
+    fn key(&self) -> KeyRef {
+        KeyRef::from_parts(self.key_lo, self.key_hi)
+    }
+    fn loc(&self) -> Loc {
+        Loc {
+            file_id: self.file & !HAS_EXPIRY,
+            offset: self.offset,
+            size: self.size,
+        }
+    }
+    fn has_expiry(&self) -> bool {
+        self.file != FREE && self.file & HAS_EXPIRY != 0
+    }
+}
+
+/// A record offered during recovery.
+#[derive(Debug, Clone, Copy)]
+pub struct Offer {
+    /// Where it is.
+    pub loc: Loc,
+    /// Its expiry.
+    pub expiry: Option<u64>,
+    /// Its sequence number.
+    pub seq: u64,
+    /// Whether it deletes the key (a tombstone or an expired record).
+    pub tombstone: bool,
+}
+
+/// How a record offered during recovery compared with what the shard already had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovered {
+    /// The key was new.
+    Inserted,
+    /// The record replaced an older one at this location (size 0: an older tombstone).
+    Replaced(Loc),
+    /// The shard already had a newer record; the offered one is dead.
+    Stale,
+}
+
+/// One shard.
+#[derive(Debug, Default)]
+pub struct Shard {
+    table: HashTable<u32>,
+    slots: Vec<Vec<Slot>>,
+    free: Vec<u32>,
+    arena: Arena,
+    expiry: HashMap<u32, u64, RandomState>,
+    /// Sequence numbers by slot id; `Some` only while recovering.
+    seqs: Option<Vec<u64>>,
+    live: usize,
+}
+
+impl Shard {
+    fn slot(&self, id: u32) -> &Slot {
+        let id = id as usize;
+        &self.slots[id / SLOT_CHUNK][id % SLOT_CHUNK]
+    }
+
+    fn slot_mut(&mut self, id: u32) -> &mut Slot {
+        let id = id as usize;
+        &mut self.slots[id / SLOT_CHUNK][id % SLOT_CHUNK]
+    }
+
+    fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
+        self.table
+            .find(hash, |&id| self.arena.get(self.slot(id).key()) == key)
+            .copied()
+    }
+
+    fn alloc_slot(&mut self, slot: Slot) -> u32 {
+        if let Some(id) = self.free.pop() {
+            *self.slot_mut(id) = slot;
+            return id;
+        }
+        if self.slots.last().is_none_or(|c| c.len() == SLOT_CHUNK) {
+            self.slots.push(Vec::with_capacity(SLOT_CHUNK));
+        }
+        let chunk = self.slots.len() - 1;
+        self.slots[chunk].push(slot);
+        // Slot ids are u32: a shard holds far fewer than 4G keys (the table would not fit).
+        u32::try_from(chunk * SLOT_CHUNK + self.slots[chunk].len() - 1).unwrap_or(u32::MAX)
+    }
+
+    fn set_expiry(&mut self, id: u32, expiry: Option<u64>) {
+        let slot = self.slot_mut(id);
+        match expiry {
+            Some(at) => {
+                slot.file |= HAS_EXPIRY;
+                self.expiry.insert(id, at);
+            }
+            None => {
+                if slot.has_expiry() {
+                    slot.file &= !HAS_EXPIRY;
+                    self.expiry.remove(&id);
+                }
+            }
+        }
+    }
+
+    fn expiry_of(&self, id: u32) -> Option<u64> {
+        if self.slot(id).has_expiry() {
+            self.expiry.get(&id).copied()
+        } else {
+            None
+        }
+    }
+
+    /// Looks a key up.
+    pub fn get(&self, hash: u64, key: &[u8]) -> Option<(Loc, Option<u64>)> {
+        let id = self.find(hash, key)?;
+        Some((self.slot(id).loc(), self.expiry_of(id)))
+    }
+
+    fn insert_new(&mut self, hasher: &RandomState, hash: u64, key: &[u8], loc: Loc) -> u32 {
+        let key_ref = self.arena.alloc(key);
+        let (key_lo, key_hi) = key_ref.parts();
+        let id = self.alloc_slot(Slot {
+            file: loc.file_id,
+            offset: loc.offset,
+            size: loc.size,
+            key_lo,
+            key_hi,
+        });
+        let Self {
+            table,
+            slots,
+            arena,
+            ..
+        } = self;
+        table.insert_unique(hash, id, |&other| {
+            let s = &slots[other as usize / SLOT_CHUNK][other as usize % SLOT_CHUNK];
+            hasher.hash_one(arena.get(s.key()))
+        });
+        self.live += 1;
+        id
+    }
+
+    /// Points `key` at `loc`, returning where it pointed before.
+    pub fn upsert(
+        &mut self,
+        hasher: &RandomState,
+        hash: u64,
+        key: &[u8],
+        loc: Loc,
+        expiry: Option<u64>,
+    ) -> Option<Loc> {
+        if let Some(id) = self.find(hash, key) {
+            let slot = self.slot_mut(id);
+            let old = slot.loc();
+            slot.file = loc.file_id | (slot.file & HAS_EXPIRY);
+            slot.offset = loc.offset;
+            slot.size = loc.size;
+            self.set_expiry(id, expiry);
+            return Some(old);
+        }
+        let id = self.insert_new(hasher, hash, key, loc);
+        self.set_expiry(id, expiry);
+        None
+    }
+
+    /// Removes `key`, returning where it pointed.
+    pub fn remove(&mut self, hash: u64, key: &[u8]) -> Option<Loc> {
+        let Self {
+            table,
+            slots,
+            arena,
+            ..
+        } = self;
+        let entry = table
+            .find_entry(hash, |&id| {
+                let s = &slots[id as usize / SLOT_CHUNK][id as usize % SLOT_CHUNK];
+                arena.get(s.key()) == key
+            })
+            .ok()?;
+        let (id, _) = entry.remove();
+        Some(self.release(id))
+    }
+
+    fn release(&mut self, id: u32) -> Loc {
+        let slot = *self.slot(id);
+        if slot.has_expiry() {
+            self.expiry.remove(&id);
+        }
+        self.arena.free(slot.key());
+        self.slot_mut(id).file = FREE;
+        self.free.push(id);
+        self.live -= 1;
+        if self.arena.wants_compaction() {
+            self.compact_arena();
+        }
+        slot.loc()
+    }
+
+    /// Re-points `key` from `from` (file and offset) to `to`, only if it still points at
+    /// `from`: merge's compare-and-set, so a write that landed meanwhile always wins.
+    pub fn compare_and_move(&mut self, hash: u64, key: &[u8], from: Loc, to: Loc) -> bool {
+        let Some(id) = self.find(hash, key) else {
+            return false;
+        };
+        let slot = self.slot_mut(id);
+        let cur = slot.loc();
+        if cur.file_id != from.file_id || cur.offset != from.offset {
+            return false;
+        }
+        slot.file = to.file_id | (slot.file & HAS_EXPIRY);
+        slot.offset = to.offset;
+        slot.size = to.size;
+        true
+    }
+
+    /// Offers a record found while opening. `loc.size == 0` with `tombstone` marks a
+    /// delete (or an expired record), which must shadow older records until recovery ends.
+    pub fn recover(&mut self, hasher: &RandomState, hash: u64, key: &[u8], offer: Offer) -> Recovered {
+        let Offer {
+            mut loc,
+            expiry,
+            seq,
+            tombstone,
+        } = offer;
+        if tombstone {
+            loc.size = 0;
+        }
+        let expiry = if tombstone { None } else { expiry };
+        if let Some(id) = self.find(hash, key) {
+            let cur = self.seqs.as_ref().and_then(|s| s.get(id as usize)).copied();
+            if cur.is_some_and(|cur| cur >= seq) {
+                return Recovered::Stale;
+            }
+            let slot = self.slot_mut(id);
+            let old = slot.loc();
+            slot.file = loc.file_id | (slot.file & HAS_EXPIRY);
+            slot.offset = loc.offset;
+            slot.size = loc.size;
+            self.set_expiry(id, expiry);
+            self.set_seq(id, seq);
+            return Recovered::Replaced(old);
+        }
+        let id = self.insert_new(hasher, hash, key, loc);
+        self.set_expiry(id, expiry);
+        self.set_seq(id, seq);
+        Recovered::Inserted
+    }
+
+    fn set_seq(&mut self, id: u32, seq: u64) {
+        let seqs = self.seqs.get_or_insert_with(Vec::new);
+        let i = id as usize;
+        if seqs.len() <= i {
+            seqs.resize(i + 1, 0);
+        }
+        seqs[i] = seq;
+    }
+
+    /// Ends recovery: drops tombstones and the sequence numbers. Returns the highest
+    /// sequence number seen.
+    pub fn finish_recovery(&mut self, hasher: &RandomState) -> u64 {
+        let max = self
+            .seqs
+            .take()
+            .map_or(0, |s| s.into_iter().max().unwrap_or(0));
+        let dead: Vec<(u32, u64)> = self
+            .table
+            .iter()
+            .copied()
+            .filter(|&id| self.slot(id).size == 0)
+            .map(|id| (id, hasher.hash_one(self.arena.get(self.slot(id).key()))))
+            .collect();
+        for (id, hash) in dead {
+            if let Ok(entry) = self.table.find_entry(hash, |&x| x == id) {
+                entry.remove();
+                self.release(id);
+            }
+        }
+        max
+    }
+
+    /// Keys whose expiry has passed but that are still indexed.
+    pub fn count_expired(&self, now: u64) -> usize {
+        self.expiry.values().filter(|&&at| at <= now).count()
+    }
+
+    /// (keys, keys with a TTL, key bytes, value bytes) over unexpired entries.
+    pub fn totals(&self, now: u64) -> (u64, u64, u64, u64) {
+        let mut t = (0, 0, 0, 0);
+        self.for_each_from(0, |key, loc, expiry| {
+            if expiry.is_none_or(|at| at > now) {
+                t.0 += 1;
+                t.1 += u64::from(expiry.is_some());
+                t.2 += key.len() as u64;
+                t.3 += u64::from(loc.size)
+                    .saturating_sub((crate::format::record::RECORD_HEADER_LEN + key.len()) as u64);
+            }
+            true
+        });
+        t
+    }
+
+    /// Live keys in this shard.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Bytes allocated by this shard.
+    pub fn allocated_bytes(&self) -> usize {
+        self.table.allocation_size()
+            + self.slots.iter().map(Vec::capacity).sum::<usize>() * std::mem::size_of::<Slot>()
+            + self.free.capacity() * 4
+            + self.arena.allocated()
+            + self.expiry.allocation_size()
+            + self.slots.capacity() * std::mem::size_of::<Vec<Slot>>()
+    }
+
+    fn compact_arena(&mut self) {
+        let mut fresh = Arena::default();
+        for chunk in &mut self.slots {
+            for slot in chunk.iter_mut().filter(|s| s.file != FREE) {
+                let r = fresh.alloc(self.arena.get(slot.key()));
+                (slot.key_lo, slot.key_hi) = r.parts();
+            }
+        }
+        self.arena = fresh;
+    }
+
+    /// Calls `f` for live entries from slot `start` on, until it returns false.
+    /// Returns the slot id to resume from, or `None` at the end.
+    pub fn for_each_from(
+        &self,
+        start: u32,
+        mut f: impl FnMut(&[u8], Loc, Option<u64>) -> bool,
+    ) -> Option<u32> {
+        let total = self.slots.iter().map(Vec::len).sum::<usize>();
+        let mut id = start as usize;
+        while id < total {
+            let slot = &self.slots[id / SLOT_CHUNK][id % SLOT_CHUNK];
+            id += 1;
+            if slot.file == FREE || slot.size == 0 {
+                continue;
+            }
+            let key = self.arena.get(slot.key());
+            let expiry = self.expiry_of(u32::try_from(id - 1).unwrap_or(u32::MAX));
+            if !f(key, slot.loc(), expiry) {
+                return u32::try_from(id).ok();
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,385 @@
+//! Opening a database: finish or roll back an interrupted merge, rebuild the keydir from
+//! hint files or CRC-checked scans, and cut a torn tail off the active file.
+//!
+//! Replay order does not matter: each record carries a sequence number and the keydir
+//! keeps the highest one per key, tombstones included, until the end of recovery.
+
+use crate::background::Background;
+use crate::config::Options;
+use crate::datafile::scan::{scan_committed, Damage};
+use crate::datafile::DataFile;
+use crate::db::Inner;
+use crate::error::{Error, Result};
+use crate::format::header::{FileHeader, FileKind, Magic, HEADER_LEN};
+use crate::format::manifest;
+use crate::fs::{self, Entry};
+use crate::hintfile;
+use crate::keydir::{Keydir, Loc, Recovered};
+use crate::vfs::{OpenMode, Vfs};
+use crate::writer::Writer;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// What opening found, for operators (`stats`, logs) and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Files loaded from their hint files.
+    pub files_from_hints: usize,
+    /// Files scanned record by record.
+    pub files_scanned: usize,
+    /// Damaged ranges skipped, as (file id, damage).
+    pub damage: Vec<(u32, Damage)>,
+    /// A torn tail cut off the active file: (file id, offset cut at, bytes removed).
+    pub truncated_tail: Option<(u32, u64, u64)>,
+    /// An interrupted merge that was completed at open (its input file ids).
+    pub completed_merge: Vec<u32>,
+}
+
+fn read_small(fs: &dyn Vfs, path: &Path) -> Option<Vec<u8>> {
+    let f = fs.open(path, OpenMode::Read).ok()?;
+    let len = usize::try_from(f.len().ok()?).ok()?.min(1 << 20);
+    let mut buf = vec![0u8; len];
+    f.read_exact_at(&mut buf, 0).ok()?;
+    Some(buf)
+}
+
+fn prepare_dir(opts: &Options) -> Result<()> {
+    let fs = opts.fs.as_ref();
+    let dir = &opts.dir;
+    if fs.is_dir(dir).map_err(|e| Error::io("stat", dir, e))? {
+        return Ok(());
+    }
+    if dir.exists() {
+        return Err(Error::NotADirectory(dir.clone()));
+    }
+    if opts.read_only {
+        return Err(Error::io(
+            "open",
+            dir,
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        ));
+    }
+    fs.create_dir_all(dir)
+        .map_err(|e| Error::io("create directory", dir, e))
+}
+
+/// Completes a committed merge: deletes its inputs, then the manifest.
+/// Returns the ids to skip (read-only handles cannot delete them, only ignore them).
+fn settle_merge(opts: &Options, names: &[String], report: &mut OpenReport) -> Result<BTreeSet<u32>> {
+    let fs = opts.fs.as_ref();
+    let dir = &opts.dir;
+    if !names.iter().any(|n| n == fs::MERGE_MANIFEST) {
+        return Ok(BTreeSet::new());
+    }
+    let path = dir.join(fs::MERGE_MANIFEST);
+    let Some(inputs) = read_small(fs, &path).and_then(|b| manifest::decode(&b)) else {
+        // The manifest is renamed into place complete, so this is damage. Keeping every
+        // input is always safe: the outputs only duplicate what the inputs hold.
+        tracing::warn!(path = %path.display(), "ignoring an invalid merge manifest");
+        if !opts.read_only {
+            let _ = fs.remove(&path);
+        }
+        return Ok(BTreeSet::new());
+    };
+    let skip: BTreeSet<u32> = inputs.iter().copied().collect();
+    if opts.read_only {
+        return Ok(skip);
+    }
+    for &id in &inputs {
+        for p in [fs::hint_path(dir, id), fs::data_path(dir, id)] {
+            match fs.remove(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("remove merged input", p, e)),
+            }
+        }
+    }
+    fs.sync_dir(dir)
+        .map_err(|e| Error::io("fsync directory", dir, e))?;
+    fs.remove(&path)
+        .map_err(|e| Error::io("remove", &path, e))?;
+    fs.sync_dir(dir)
+        .map_err(|e| Error::io("fsync directory", dir, e))?;
+    tracing::info!(inputs = ?inputs, "completed a merge interrupted by a crash");
+    report.completed_merge = inputs;
+    Ok(skip)
+}
+
+struct Loader<'a> {
+    keydir: &'a Keydir,
+    files: &'a BTreeMap<u32, Arc<DataFile>>,
+    now: u64,
+}
+
+impl Loader<'_> {
+    fn apply(&self, file: &DataFile, key: &[u8], loc: Loc, seq: u64, expiry: u64, tombstone: bool) {
+        let size = u64::from(loc.size);
+        file.counters.add(size, seq);
+        let expiry = (expiry != 0).then_some(expiry);
+        // An expired record is a delete: it must still shadow older versions of its key.
+        let dead = tombstone || expiry.is_some_and(|at| at <= self.now);
+        match self.keydir.recover(key, loc, expiry, seq, dead) {
+            Recovered::Inserted => {}
+            Recovered::Replaced(old) => {
+                if old.size > 0 {
+                    if let Some(f) = self.files.get(&old.file_id) {
+                        f.counters.kill(u64::from(old.size));
+                    }
+                }
+            }
+            Recovered::Stale => {
+                file.counters.kill(size);
+                return;
+            }
+        }
+        if dead {
+            file.counters.kill(size);
+        }
+    }
+}
+
+/// Opens the database described by `opts`.
+#[allow(clippy::too_many_lines)]
+pub(crate) fn open(opts: Options) -> Result<Inner> {
+    prepare_dir(&opts)?;
+    let fs = Arc::clone(&opts.fs);
+    let dir = opts.dir.clone();
+    let lock = if opts.read_only {
+        None
+    } else {
+        let path = dir.join(fs::LOCK_FILE);
+        match fs
+            .try_lock(&path, std::process::id())
+            .map_err(|e| Error::io("lock", &path, e))?
+        {
+            Some(l) => Some(l),
+            None => {
+                let pid = read_small(fs.as_ref(), &path)
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .and_then(|s| s.trim().parse().ok());
+                return Err(Error::Locked { path, pid });
+            }
+        }
+    };
+    let writable = !opts.read_only;
+    let mut report = OpenReport::default();
+    let names = fs.list(&dir).map_err(|e| Error::io("list", &dir, e))?;
+    let skip = settle_merge(&opts, &names, &mut report)?;
+
+    let mut data_ids = BTreeSet::new();
+    let mut hint_ids = BTreeSet::new();
+    let mut max_id = 0u32;
+    for name in &names {
+        match fs::classify(name) {
+            Entry::Data(id) if !skip.contains(&id) => {
+                data_ids.insert(id);
+            }
+            Entry::Hint(id) if !skip.contains(&id) => {
+                hint_ids.insert(id);
+            }
+            Entry::Tmp if writable => {
+                // Uncommitted merge output or hint: never part of the database.
+                let _ = fs.remove(&dir.join(name));
+            }
+            _ => {}
+        }
+        if let Entry::Data(id) | Entry::Hint(id) = fs::classify(name) {
+            max_id = max_id.max(id);
+        }
+    }
+    for &id in hint_ids.difference(&data_ids) {
+        if writable {
+            let _ = fs.remove(&fs::hint_path(&dir, id));
+        }
+    }
+
+    // Open every data file and read its header.
+    let mut files: BTreeMap<u32, Arc<DataFile>> = BTreeMap::new();
+    let mut lens: BTreeMap<u32, u64> = BTreeMap::new();
+    for &id in &data_ids {
+        let path = fs::data_path(&dir, id);
+        let file = fs
+            .open(&path, OpenMode::Read)
+            .map_err(|e| Error::io("open", &path, e))?;
+        let len = file.len().map_err(|e| Error::io("stat", &path, e))?;
+        if len < HEADER_LEN as u64 {
+            // Created but never given its header before a crash: holds nothing.
+            if writable {
+                drop(file);
+                let _ = fs.remove(&path);
+            }
+            continue;
+        }
+        let mut head = [0u8; HEADER_LEN];
+        file.read_exact_at(&mut head, 0)
+            .map_err(|e| Error::io("read header of", &path, e))?;
+        let kind = match FileHeader::decode(&head, Magic::Data) {
+            Ok(h) => h.kind,
+            Err(crate::format::header::HeaderError::Version(v)) => {
+                return Err(Error::UnsupportedVersion { path, version: v });
+            }
+            Err(e) => {
+                // Records carry their own CRCs, so they can still be read; such a file
+                // is never chosen as the active one.
+                report.damage.push((
+                    id,
+                    Damage {
+                        offset: 0,
+                        reason: format!("bad file header ({e:?})"),
+                        at_tail: false,
+                    },
+                ));
+                FileKind::Merged
+            }
+        };
+        lens.insert(id, len);
+        files.insert(id, Arc::new(DataFile::new(id, kind, file)));
+    }
+    let active_id = files
+        .values()
+        .filter(|f| f.kind == FileKind::Log)
+        .map(|f| f.id)
+        .max();
+
+    let keydir = Keydir::default();
+    let now = opts.clock.now_ms();
+    let loader = Loader {
+        keydir: &keydir,
+        files: &files,
+        now,
+    };
+    for (&id, df) in &files {
+        let len = lens.get(&id).copied().unwrap_or(0);
+        if Some(id) != active_id && hint_ids.contains(&id) && load_hint(&opts, &loader, df, len)? {
+            report.files_from_hints += 1;
+            df.has_hint.store(true, Relaxed);
+            continue;
+        }
+        report.files_scanned += 1;
+        let path = fs::data_path(&dir, id);
+        let mut damage = Vec::new();
+        let end = scan_committed(
+            Arc::clone(&df.file),
+            len,
+            |rec| {
+                let loc = Loc {
+                    file_id: id,
+                    offset: rec.offset as u32,
+                    size: rec.meta.record_len() as u32,
+                };
+                loader.apply(df, rec.key, loc, rec.meta.seq, rec.meta.expiry, rec.meta.is_tombstone());
+            },
+            |d| damage.push(d),
+        )
+        .map_err(|e| Error::io("scan", &path, e))?;
+        let torn_active = Some(id) == active_id && end.has_tail;
+        for d in damage {
+            if torn_active && d.at_tail {
+                continue;
+            }
+            tracing::warn!(file_id = id, offset = d.offset, reason = %d.reason, "skipped damaged records");
+            report.damage.push((id, d));
+        }
+        if torn_active {
+            let cut = end.committed_end;
+            if writable {
+                let f = fs
+                    .open(&path, OpenMode::Append)
+                    .map_err(|e| Error::io("open", &path, e))?;
+                f.set_len(cut)
+                    .and_then(|()| f.sync_data())
+                    .map_err(|e| Error::io("truncate torn tail of", &path, e))?;
+                tracing::warn!(file_id = id, offset = cut, bytes = len - cut, file = %path.display(), "truncated a torn tail");
+                lens.insert(id, cut);
+            }
+            report.truncated_tail = Some((id, cut, len - cut));
+        }
+    }
+    let max_seq = keydir
+        .finish_recovery()
+        .max(files.values().map(|f| f.counters.snapshot().max_seq).max().unwrap_or(0));
+
+    let next_file_id = AtomicU32::new(max_id + 1);
+    let inner_files = RwLock::new(files);
+    let inner = Inner {
+        clock: Arc::clone(&opts.clock),
+        keydir,
+        files: inner_files,
+        writer: None,
+        written_seq: AtomicU64::new(max_seq),
+        synced_seq: AtomicU64::new(max_seq),
+        sync_lock: Mutex::new(()),
+        poisoned: AtomicBool::new(false),
+        next_file_id,
+        merge_lock: Mutex::new(()),
+        merge_history: Mutex::default(),
+        expiry_cursor: AtomicU64::new(0),
+        background: Background::default(),
+        lock: Mutex::new(lock),
+        me: std::sync::OnceLock::new(),
+        open_report: report,
+        opts,
+    };
+    if !writable {
+        return Ok(inner);
+    }
+    // Reuse the last log file as the active one while it has room; else start a new one.
+    let reuse = active_id.and_then(|id| {
+        let len = lens.get(&id).copied()?;
+        (len < inner.opts.max_file_size).then_some((id, len))
+    });
+    let (active, offset) = match reuse {
+        Some((id, len)) => {
+            let path = fs::data_path(&dir, id);
+            let file = fs
+                .open(&path, OpenMode::Append)
+                .map_err(|e| Error::io("open", &path, e))?;
+            let old = inner.file(id);
+            let df = Arc::new(DataFile::new(id, FileKind::Log, file));
+            if let Some(old) = old {
+                transfer_counters(&old, &df);
+            }
+            inner.publish_file(Arc::clone(&df));
+            (df, len)
+        }
+        None => (inner.create_data_file(FileKind::Log)?, HEADER_LEN as u64),
+    };
+    let mut inner = inner;
+    inner.writer = Some(Mutex::new(Writer {
+        active,
+        offset,
+        next_seq: max_seq + 1,
+    }));
+    Ok(inner)
+}
+
+fn transfer_counters(from: &DataFile, to: &DataFile) {
+    let s = from.counters.snapshot();
+    to.counters.restore(&s);
+}
+
+/// Loads a hint file if, and only if, it validates completely first.
+fn load_hint(opts: &Options, loader: &Loader<'_>, df: &Arc<DataFile>, data_len: u64) -> Result<bool> {
+    let path = fs::hint_path(&opts.dir, df.id);
+    let Ok(file) = opts.fs.open(&path, OpenMode::Read) else {
+        return Ok(false);
+    };
+    let valid = hintfile::for_each_entry(&file, df.id, data_len, |_, _| {})
+        .map_err(|e| Error::io("read", &path, e))?;
+    if !valid {
+        tracing::warn!(file = %path.display(), "hint file invalid; scanning the data file instead");
+        return Ok(false);
+    }
+    hintfile::for_each_entry(&file, df.id, data_len, |e, key| {
+        let loc = Loc {
+            file_id: df.id,
+            offset: e.offset,
+            size: e.size,
+        };
+        loader.apply(df, key, loc, e.seq, e.expiry, e.tombstone);
+    })
+    .map_err(|e| Error::io("read", &path, e))?;
+    Ok(true)
+}

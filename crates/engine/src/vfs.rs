@@ -1,0 +1,190 @@
+//! The I/O seam: every file operation the engine performs goes through [`Vfs`].
+//!
+//! Production uses [`StdFs`]. Tests swap in implementations that fail the Nth write,
+//! fsync, rename or create, or that simulate power loss by discarding everything not yet
+//! fsynced (see `tests/support`). Keeping the trait this small is what makes those
+//! implementations cheap to write and to trust.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, IoSlice, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// How to open a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Read only; the file must exist.
+    Read,
+    /// Read and append; the file must exist.
+    Append,
+    /// Read and append; the file must not exist yet.
+    CreateNew,
+}
+
+/// A file opened through a [`Vfs`].
+#[expect(
+    clippy::len_without_is_empty,
+    reason = "a file length, not a collection"
+)]
+pub trait VfsFile: Send + Sync + fmt::Debug {
+    /// Positioned read; may return fewer bytes than asked at end of file.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+    /// Appends at the end of the file in one call where possible; may write less.
+    fn append(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+    /// Makes the file's data durable (`fdatasync`).
+    fn sync_data(&self) -> io::Result<()>;
+    /// Current length.
+    fn len(&self) -> io::Result<u64>;
+    /// Truncates (or extends) to `len`.
+    fn set_len(&self, len: u64) -> io::Result<()>;
+
+    /// Reads exactly `buf.len()` bytes at `offset`, or fails with `UnexpectedEof`.
+    fn read_exact_at(&self, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.read_at(buf, offset) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    buf = &mut buf[n..];
+                    offset += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends every byte of `bufs`, looping over short writes.
+    fn append_all(&self, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+        IoSlice::advance_slices(&mut bufs, 0);
+        while !bufs.is_empty() {
+            match self.append(bufs) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A held directory lock; dropping it releases the lock.
+pub trait VfsLock: Send + Sync + fmt::Debug {}
+
+/// The file-system operations the engine needs.
+pub trait Vfs: Send + Sync + fmt::Debug {
+    /// Creates a directory and its parents.
+    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Whether `path` exists and is a directory.
+    fn is_dir(&self, path: &Path) -> io::Result<bool>;
+    /// Names of the entries in a directory.
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
+    /// Opens a file.
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn VfsFile>>;
+    /// Atomically renames `from` to `to`, replacing `to`.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Removes a file.
+    fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Makes the directory's entries durable (created, renamed and removed names).
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Takes the exclusive writer lock on `path`, writing `pid` into it.
+    /// `Ok(None)` means another process holds it; the pid it recorded, if readable,
+    /// is returned through the error path by the caller.
+    fn try_lock(&self, path: &Path, pid: u32) -> io::Result<Option<Box<dyn VfsLock>>>;
+}
+
+/// The real file system.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StdFs;
+
+#[derive(Debug)]
+struct StdFile(File);
+
+impl VfsFile for StdFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.0.read_at(buf, offset)
+    }
+    fn append(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        // The file is opened with O_APPEND, so this lands at the end in one writev.
+        (&self.0).write_vectored(bufs)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+}
+
+/// The lock is the `flock` on the open file: the kernel drops it when the process dies,
+/// so a crashed writer never leaves the database locked (pids are only informational).
+#[derive(Debug)]
+struct StdLock(#[allow(dead_code)] File);
+impl VfsLock for StdLock {}
+
+impl Vfs for StdFs {
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(path)
+    }
+    fn is_dir(&self, path: &Path) -> io::Result<bool> {
+        match std::fs::metadata(path) {
+            Ok(m) => Ok(m.is_dir()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            if let Ok(name) = entry?.file_name().into_string() {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn VfsFile>> {
+        let mut opts = OpenOptions::new();
+        opts.read(true);
+        match mode {
+            OpenMode::Read => {}
+            OpenMode::Append => {
+                opts.append(true);
+            }
+            OpenMode::CreateNew => {
+                opts.append(true).create_new(true);
+            }
+        }
+        Ok(Arc::new(StdFile(opts.open(path)?)))
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+    fn try_lock(&self, path: &Path, pid: u32) -> io::Result<Option<Box<dyn VfsLock>>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+        file.set_len(0)?;
+        (&file).write_all(format!("{pid}\n").as_bytes())?;
+        Ok(Some(Box::new(StdLock(file))))
+    }
+}

@@ -1,0 +1,313 @@
+//! The write path: one writer appends to the active file, rolls it over at the size
+//! limit, and makes records durable according to the sync policy.
+//!
+//! Locking: the writer mutex is held while a record is appended *and* while the keydir is
+//! updated, so the keydir always reflects records in sequence order. Readers never take
+//! this mutex; they only meet the writer on a keydir shard lock for the length of one
+//! index update. The payload CRC is computed before the mutex is taken.
+
+use crate::config::{Durability, SyncPolicy};
+use crate::datafile::DataFile;
+use crate::db::Inner;
+use crate::error::{Error, Result};
+use crate::format::header::{FileHeader, FileKind, Magic, HEADER_LEN};
+use crate::format::record::{self, Flags, RecordMeta, MAX_KEY_SIZE, MAX_VALUE_SIZE};
+use crate::fs;
+use crate::keydir::Loc;
+use crate::vfs::OpenMode;
+use std::io::IoSlice;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::Arc;
+
+/// The active file and the next sequence number.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    pub active: Arc<DataFile>,
+    /// End of the active file (where the next record goes).
+    pub offset: u64,
+    pub next_seq: u64,
+}
+
+/// One operation handed to [`Inner::write_ops`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Op<'a> {
+    Put {
+        key: &'a [u8],
+        value: &'a [u8],
+        expiry: Option<u64>,
+    },
+    Delete {
+        key: &'a [u8],
+    },
+}
+
+impl<'a> Op<'a> {
+    fn key(&self) -> &'a [u8] {
+        match *self {
+            Op::Put { key, .. } | Op::Delete { key } => key,
+        }
+    }
+    fn value(&self) -> &'a [u8] {
+        match *self {
+            Op::Put { value, .. } => value,
+            Op::Delete { .. } => &[],
+        }
+    }
+}
+
+/// Rejects oversized keys and values before anything is written.
+pub(crate) fn validate(key: &[u8], value: &[u8]) -> Result<()> {
+    if key.len() > MAX_KEY_SIZE {
+        return Err(Error::KeyTooLarge {
+            len: key.len(),
+            max: MAX_KEY_SIZE,
+        });
+    }
+    if value.len() > MAX_VALUE_SIZE {
+        return Err(Error::ValueTooLarge {
+            len: value.len(),
+            max: MAX_VALUE_SIZE,
+        });
+    }
+    Ok(())
+}
+
+impl Inner {
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        if self.opts.read_only {
+            return Err(Error::ReadOnly);
+        }
+        if self.poisoned.load(SeqCst) {
+            return Err(Error::Poisoned);
+        }
+        Ok(())
+    }
+
+    /// Latches the handle read-only after an I/O failure on the write path.
+    pub(crate) fn poison(&self, err: Error) -> Error {
+        self.poisoned.store(true, SeqCst);
+        tracing::error!(error = %err, "write path failed; refusing writes until reopened");
+        err
+    }
+
+    fn writer(&self) -> Result<std::sync::MutexGuard<'_, Writer>> {
+        let w = self.writer.as_ref().ok_or(Error::ReadOnly)?;
+        // A panic while holding the writer lock could leave the active file's state
+        // unknown: treat it exactly like an I/O failure.
+        w.lock().map_err(|_| self.poison(Error::Poisoned))
+    }
+
+    /// Appends `ops` (as one atomic batch when `batch`), updates the keydir, and waits for
+    /// durability as the policy says. For a lone delete, returns whether the key was live;
+    /// a delete of a missing key writes nothing.
+    pub(crate) fn write_ops(&self, ops: &[Op<'_>], batch: bool, durability: Durability) -> Result<bool> {
+        for op in ops {
+            validate(op.key(), op.value())?;
+        }
+        self.check_writable()?;
+        if ops.is_empty() {
+            return Ok(false);
+        }
+        let payloads: Vec<crc32fast::Hasher> = ops
+            .iter()
+            .map(|op| record::payload_crc(op.key(), op.value()))
+            .collect();
+        let now = self.clock.now_ms();
+        let mut w = self.writer()?;
+        if self.poisoned.load(SeqCst) {
+            return Err(Error::Poisoned);
+        }
+        if !batch {
+            if let [Op::Delete { key }] = ops {
+                match self.keydir.get(key) {
+                    None => return Ok(false),
+                    Some((loc, Some(exp))) if exp <= now => {
+                        // Expired: its own record already shadows older versions on disk.
+                        if self.keydir.remove_if_at(key, loc) {
+                            self.kill(loc);
+                        }
+                        return Ok(false);
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        let total: u64 = ops
+            .iter()
+            .map(|op| record::RECORD_HEADER_LEN as u64 + op.key().len() as u64 + op.value().len() as u64)
+            .sum();
+        if w.offset > HEADER_LEN as u64 && w.offset + total > self.opts.max_file_size {
+            self.rollover(&mut w)?;
+        }
+        let first_seq = w.next_seq;
+        let last = ops.len() - 1;
+        let headers: Vec<[u8; record::RECORD_HEADER_LEN]> = ops
+            .iter()
+            .zip(&payloads)
+            .enumerate()
+            .map(|(i, (op, payload))| {
+                let mut flags = Flags::default();
+                if batch && ops.len() > 1 {
+                    flags = flags.with(Flags::BATCH);
+                    if i == last {
+                        flags = flags.with(Flags::BATCH_END);
+                    }
+                }
+                let expiry = match *op {
+                    Op::Put { expiry, .. } => expiry.unwrap_or(0),
+                    Op::Delete { .. } => {
+                        flags = flags.with(Flags::TOMBSTONE);
+                        0
+                    }
+                };
+                let meta = RecordMeta {
+                    seq: first_seq + i as u64,
+                    timestamp: now,
+                    expiry,
+                    flags,
+                    key_len: op.key().len() as u32,
+                    value_len: op.value().len() as u32,
+                };
+                record::encode_header(&meta, payload)
+            })
+            .collect();
+        let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(ops.len() * 3);
+        for (op, h) in ops.iter().zip(&headers) {
+            slices.push(IoSlice::new(h));
+            slices.push(IoSlice::new(op.key()));
+            if !op.value().is_empty() {
+                slices.push(IoSlice::new(op.value()));
+            }
+        }
+        if let Err(e) = w.active.file.append_all(&mut slices) {
+            let path = fs::data_path(&self.opts.dir, w.active.id);
+            return Err(self.poison(Error::io("append to", path, e)));
+        }
+        let mut existed = false;
+        let mut offset = w.offset;
+        for (i, op) in ops.iter().enumerate() {
+            let size = record::RECORD_HEADER_LEN as u64 + op.key().len() as u64 + op.value().len() as u64;
+            let loc = Loc {
+                file_id: w.active.id,
+                offset: offset as u32,
+                size: size as u32,
+            };
+            w.active.counters.add(size, first_seq + i as u64);
+            match *op {
+                Op::Put { key, expiry, .. } => {
+                    if let Some(old) = self.keydir.upsert(key, loc, expiry) {
+                        self.kill(old);
+                    }
+                }
+                Op::Delete { key } => {
+                    if let Some(old) = self.keydir.remove(key) {
+                        existed = true;
+                        self.kill(old);
+                    }
+                    w.active.counters.kill(size);
+                }
+            }
+            offset += size;
+        }
+        w.offset = offset;
+        w.next_seq = first_seq + ops.len() as u64;
+        let last_seq = w.next_seq - 1;
+        self.written_seq.store(last_seq, SeqCst);
+        drop(w);
+        if durability == Durability::Policy && self.opts.sync == SyncPolicy::Always {
+            self.sync_upto(last_seq)?;
+        }
+        Ok(existed)
+    }
+
+    /// Counts the record at `loc` as dead in its file's statistics.
+    pub(crate) fn kill(&self, loc: Loc) {
+        if let Some(f) = self.file(loc.file_id) {
+            f.counters.kill(u64::from(loc.size));
+        }
+    }
+
+    /// Makes every record up to `seq` durable. Concurrent callers share one fsync: the
+    /// first to take the sync lock fsyncs everything written so far, and those queued
+    /// behind it find their record already covered (group commit).
+    pub(crate) fn sync_upto(&self, seq: u64) -> Result<()> {
+        if self.synced_seq.load(SeqCst) >= seq {
+            return Ok(());
+        }
+        let _turn = self
+            .sync_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.synced_seq.load(SeqCst) >= seq {
+            return Ok(());
+        }
+        let (active, upto) = {
+            let w = self.writer()?;
+            (Arc::clone(&w.active), w.next_seq.saturating_sub(1))
+        };
+        if let Err(e) = active.file.sync_data() {
+            let path = fs::data_path(&self.opts.dir, active.id);
+            return Err(self.poison(Error::io("fsync", path, e)));
+        }
+        self.synced_seq.fetch_max(upto, SeqCst);
+        Ok(())
+    }
+
+    /// fsyncs everything written so far.
+    pub(crate) fn sync_all(&self) -> Result<()> {
+        if self.writer.is_none() {
+            return Ok(());
+        }
+        self.sync_upto(self.written_seq.load(SeqCst))
+    }
+
+    /// Seals the active file (fsync, hint in the background) and starts the next one.
+    pub(crate) fn rollover(&self, w: &mut Writer) -> Result<()> {
+        let sealed = Arc::clone(&w.active);
+        if let Err(e) = sealed.file.sync_data() {
+            let path = fs::data_path(&self.opts.dir, sealed.id);
+            return Err(self.poison(Error::io("fsync", path, e)));
+        }
+        self.synced_seq
+            .fetch_max(w.next_seq.saturating_sub(1), SeqCst);
+        let next = self
+            .create_data_file(FileKind::Log)
+            .map_err(|e| self.poison(e))?;
+        w.active = next;
+        w.offset = HEADER_LEN as u64;
+        self.spawn_hint_writer(sealed.id);
+        Ok(())
+    }
+
+    /// Allocates the next file id.
+    pub(crate) fn allocate_file_id(&self) -> u32 {
+        self.next_file_id.fetch_add(1, Relaxed)
+    }
+
+    /// Creates, heads, fsyncs and publishes a new writer data file.
+    pub(crate) fn create_data_file(&self, kind: FileKind) -> Result<Arc<DataFile>> {
+        let id = self.allocate_file_id();
+        let path = fs::data_path(&self.opts.dir, id);
+        let file = self
+            .opts
+            .fs
+            .open(&path, OpenMode::CreateNew)
+            .map_err(|e| Error::io("create", &path, e))?;
+        let header = FileHeader {
+            magic: Magic::Data,
+            kind,
+            file_id: id,
+        }
+        .encode();
+        file.append_all(&mut [IoSlice::new(&header)])
+            .and_then(|()| file.sync_data())
+            .map_err(|e| Error::io("write header of", &path, e))?;
+        self.opts
+            .fs
+            .sync_dir(&self.opts.dir)
+            .map_err(|e| Error::io("fsync directory", &self.opts.dir, e))?;
+        let df = Arc::new(DataFile::new(id, kind, file));
+        self.publish_file(Arc::clone(&df));
+        Ok(df)
+    }
+}
