@@ -29,28 +29,30 @@ impl WriteBatch {
     }
 
     /// Sets `key` to `value`.
-    pub fn put(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> &mut Self {
+    pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> &mut Self {
         self.put_with_expiry(key, value, None)
     }
 
     /// Sets `key` to `value`, expiring at `expiry_ms` (ms since the epoch) if given.
     pub fn put_with_expiry(
         &mut self,
-        key: impl Into<Vec<u8>>,
-        value: impl Into<Vec<u8>>,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
         expiry_ms: Option<u64>,
     ) -> &mut Self {
         self.ops.push(BatchOp::Put {
-            key: key.into(),
-            value: value.into(),
+            key: key.as_ref().to_vec(),
+            value: value.as_ref().to_vec(),
             expiry: expiry_ms,
         });
         self
     }
 
     /// Deletes `key`.
-    pub fn delete(&mut self, key: impl Into<Vec<u8>>) -> &mut Self {
-        self.ops.push(BatchOp::Delete { key: key.into() });
+    pub fn delete(&mut self, key: impl AsRef<[u8]>) -> &mut Self {
+        self.ops.push(BatchOp::Delete {
+            key: key.as_ref().to_vec(),
+        });
         self
     }
 
