@@ -257,10 +257,12 @@ pub fn scan_committed(
                 resumed_at,
             } => {
                 if let Some(first) = pending.first() {
+                    // When nothing valid follows, the batch is part of the torn tail:
+                    // flag it so, or `check` and open report a crash as corruption.
                     on_damage(Damage {
                         offset: first.offset,
                         reason: "write batch cut short by damage; dropped whole".into(),
-                        at_tail: false,
+                        at_tail: resumed_at.is_none(),
                     });
                     pending.clear();
                 }

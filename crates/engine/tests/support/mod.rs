@@ -1,0 +1,687 @@
+//! Test file systems and helpers shared by the reliability tests.
+//!
+//! - [`FaultyFs`] wraps the real file system and fails one chosen operation (the Nth
+//!   write, fsync, rename, create, remove or directory fsync, or the Nth of any of them),
+//!   optionally as a short write or `ENOSPC`, optionally for good ("the disk died").
+//! - [`SimFs`] is an in-memory file system that remembers, per file, which bytes are
+//!   durable (as of the last `sync_data`) and, per directory, which names are durable (as
+//!   of the last `sync_dir`). [`SimFs::power_loss`] returns the image a machine would boot
+//!   with after losing power at that instant: file contents as of their last fsync, and
+//!   directory entries (creates, renames, removes) as of the directory's last fsync, as
+//!   POSIX promises and no more.
+//!
+//! Each integration test crate uses a different subset of this module.
+#![allow(dead_code)]
+
+use ccbitcask_engine::vfs::{OpenMode, StdFs, Vfs, VfsFile, VfsLock};
+use ccbitcask_engine::{Bitcask, Clock};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, IoSlice};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------
+
+/// A clock tests move by hand.
+#[derive(Debug)]
+pub struct ManualClock(AtomicU64);
+
+impl ManualClock {
+    /// A clock at a fixed, realistic time.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self(AtomicU64::new(1_700_000_000_000)))
+    }
+    pub fn advance(&self, ms: u64) {
+        self.0.fetch_add(ms, SeqCst);
+    }
+    pub fn now(&self) -> u64 {
+        self.0.load(SeqCst)
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> u64 {
+        self.0.load(SeqCst)
+    }
+}
+
+/// Every live key and its value, read through `get`.
+pub fn dump(db: &Bitcask) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for k in db.keys() {
+        if let Some(v) = db.get(&k).expect("get during dump") {
+            out.insert(k.to_vec(), v.to_vec());
+        }
+    }
+    out
+}
+
+/// Ids of the data files in `dir` on the real file system.
+pub fn data_ids(dir: &Path) -> Vec<u32> {
+    let mut ids: Vec<u32> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            match ccbitcask_engine::fs::classify(&name) {
+                ccbitcask_engine::fs::Entry::Data(id) => Some(id),
+                _ => None,
+            }
+        })
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// Copies every regular file of `from` into `to` (a snapshot of a database directory).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// A deterministic seed for a test, overridable with `CCB_SEED` to replay a failure.
+pub fn seed() -> u64 {
+    std::env::var("CCB_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| rand::random::<u32>().into())
+}
+
+/// A count from the environment (long runs), else `default`.
+pub fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+// ---------------------------------------------------------------------------------------
+// FaultyFs
+// ---------------------------------------------------------------------------------------
+
+/// The mutating operations [`FaultyFs`] counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OpKind {
+    /// An append to a file.
+    Write,
+    /// `sync_data` on a file.
+    Sync,
+    /// A rename.
+    Rename,
+    /// Opening with `CreateNew`.
+    Create,
+    /// Removing a file.
+    Remove,
+    /// `sync_dir`.
+    SyncDir,
+    /// `set_len`.
+    Truncate,
+}
+
+/// What happens at the chosen operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultMode {
+    /// The call fails with EIO and does nothing.
+    Eio,
+    /// The call fails with ENOSPC and does nothing.
+    Enospc,
+    /// A write stores only the first half of its bytes and reports that, and the next
+    /// write fails with ENOSPC: a disk filling up in the middle of a record.
+    ShortThenEnospc,
+}
+
+/// Which operation to fail.
+#[derive(Clone, Copy, Debug)]
+pub struct FaultPlan {
+    /// `None`: count every mutating operation together.
+    pub kind: Option<OpKind>,
+    /// 0-based index among the counted operations.
+    pub nth: u64,
+    pub mode: FaultMode,
+    /// After the fault, every mutating operation fails too.
+    pub sticky: bool,
+}
+
+#[derive(Debug, Default)]
+struct FaultState {
+    plan: Option<FaultPlan>,
+    counts: BTreeMap<OpKind, u64>,
+    total: u64,
+    fired: bool,
+    /// A short write happened; the next write fails.
+    pending_enospc: bool,
+    log: Vec<(OpKind, PathBuf)>,
+}
+
+/// [`StdFs`] (or any [`Vfs`]) with one injected fault.
+#[derive(Debug, Clone)]
+pub struct FaultyFs {
+    inner: Arc<dyn Vfs>,
+    state: Arc<Mutex<FaultState>>,
+}
+
+fn errno(mode: FaultMode) -> io::Error {
+    match mode {
+        FaultMode::Eio => io::Error::from_raw_os_error(5),
+        FaultMode::Enospc | FaultMode::ShortThenEnospc => io::Error::from_raw_os_error(28),
+    }
+}
+
+/// What the fault check decided for one operation.
+enum Verdict {
+    Proceed,
+    Fail(io::Error),
+    Short,
+}
+
+impl FaultyFs {
+    /// Wraps the real file system, with no fault armed.
+    pub fn new() -> Self {
+        Self::wrap(Arc::new(StdFs))
+    }
+
+    pub fn wrap(inner: Arc<dyn Vfs>) -> Self {
+        Self {
+            inner,
+            state: Arc::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, FaultState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Arms a fault; resets the counters so `nth` counts from now.
+    pub fn arm(&self, plan: FaultPlan) {
+        let mut s = self.lock();
+        s.plan = Some(plan);
+        s.counts.clear();
+        s.total = 0;
+        s.fired = false;
+        s.pending_enospc = false;
+        s.log.clear();
+    }
+
+    /// Fails the `nth` operation of `kind` (0-based) with `mode`, once.
+    pub fn fail_nth(&self, kind: OpKind, nth: u64, mode: FaultMode) {
+        self.arm(FaultPlan {
+            kind: Some(kind),
+            nth,
+            mode,
+            sticky: false,
+        });
+    }
+
+    /// Fails the `nth` mutating operation of any kind, once.
+    pub fn fail_nth_any(&self, nth: u64, mode: FaultMode) {
+        self.arm(FaultPlan {
+            kind: None,
+            nth,
+            mode,
+            sticky: false,
+        });
+    }
+
+    /// Disarms and resets the counters (use it to count the operations of a step).
+    pub fn disarm(&self) {
+        let mut s = self.lock();
+        *s = FaultState::default();
+    }
+
+    /// Whether the armed fault has fired.
+    pub fn fired(&self) -> bool {
+        self.lock().fired
+    }
+
+    /// Mutating operations seen since the last arm/disarm.
+    pub fn total_ops(&self) -> u64 {
+        self.lock().total
+    }
+
+    /// The operations seen since the last arm/disarm, in order.
+    pub fn log(&self) -> Vec<(OpKind, PathBuf)> {
+        self.lock().log.clone()
+    }
+
+    fn check(&self, kind: OpKind, path: &Path) -> Verdict {
+        let mut s = self.lock();
+        s.log.push((kind, path.to_path_buf()));
+        let idx_kind = *s.counts.entry(kind).and_modify(|c| *c += 1).or_insert(1) - 1;
+        let idx_any = s.total;
+        s.total += 1;
+        let Some(plan) = s.plan else {
+            return Verdict::Proceed;
+        };
+        if s.pending_enospc && kind == OpKind::Write {
+            s.pending_enospc = false;
+            return Verdict::Fail(errno(FaultMode::Enospc));
+        }
+        if s.fired {
+            return if plan.sticky {
+                Verdict::Fail(errno(plan.mode))
+            } else {
+                Verdict::Proceed
+            };
+        }
+        let hit = match plan.kind {
+            Some(k) => k == kind && idx_kind == plan.nth,
+            None => idx_any == plan.nth,
+        };
+        if !hit {
+            return Verdict::Proceed;
+        }
+        s.fired = true;
+        if plan.mode == FaultMode::ShortThenEnospc && kind == OpKind::Write {
+            s.pending_enospc = true;
+            return Verdict::Short;
+        }
+        Verdict::Fail(errno(plan.mode))
+    }
+}
+
+impl Default for FaultyFs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[derive(Debug)]
+struct FaultyFile {
+    fs: FaultyFs,
+    path: PathBuf,
+    inner: Arc<dyn VfsFile>,
+}
+
+impl VfsFile for FaultyFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.inner.read_at(buf, offset)
+    }
+    fn append(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self.fs.check(OpKind::Write, &self.path) {
+            Verdict::Proceed => self.inner.append(bufs),
+            Verdict::Fail(e) => Err(e),
+            Verdict::Short => {
+                let all: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+                let half = all.len() / 2;
+                if half == 0 {
+                    return Err(errno(FaultMode::Enospc));
+                }
+                self.inner.append(&[IoSlice::new(&all[..half])])
+            }
+        }
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        match self.fs.check(OpKind::Sync, &self.path) {
+            Verdict::Fail(e) => Err(e),
+            _ => self.inner.sync_data(),
+        }
+    }
+    fn len(&self) -> io::Result<u64> {
+        self.inner.len()
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        match self.fs.check(OpKind::Truncate, &self.path) {
+            Verdict::Fail(e) => Err(e),
+            _ => self.inner.set_len(len),
+        }
+    }
+}
+
+impl Vfs for FaultyFs {
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        self.inner.create_dir_all(path)
+    }
+    fn is_dir(&self, path: &Path) -> io::Result<bool> {
+        self.inner.is_dir(path)
+    }
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        self.inner.list(dir)
+    }
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn VfsFile>> {
+        if mode == OpenMode::CreateNew {
+            if let Verdict::Fail(e) = self.check(OpKind::Create, path) {
+                return Err(e);
+            }
+        }
+        let inner = self.inner.open(path, mode)?;
+        Ok(Arc::new(FaultyFile {
+            fs: self.clone(),
+            path: path.to_path_buf(),
+            inner,
+        }))
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        match self.check(OpKind::Rename, to) {
+            Verdict::Fail(e) => Err(e),
+            _ => self.inner.rename(from, to),
+        }
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        match self.check(OpKind::Remove, path) {
+            Verdict::Fail(e) => Err(e),
+            _ => self.inner.remove(path),
+        }
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        match self.check(OpKind::SyncDir, dir) {
+            Verdict::Fail(e) => Err(e),
+            _ => self.inner.sync_dir(dir),
+        }
+    }
+    fn try_lock(&self, path: &Path, pid: u32) -> io::Result<Option<Box<dyn VfsLock>>> {
+        self.inner.try_lock(path, pid)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// SimFs
+// ---------------------------------------------------------------------------------------
+
+/// One file's contents: what a reader sees now, and what survives power loss.
+#[derive(Debug, Default)]
+struct Inode {
+    data: Vec<u8>,
+    durable: Vec<u8>,
+}
+
+type InodeRef = Arc<Mutex<Inode>>;
+
+fn lock_inode(i: &InodeRef) -> MutexGuard<'_, Inode> {
+    i.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[derive(Debug, Default)]
+struct SimState {
+    dirs: BTreeSet<PathBuf>,
+    /// Names as the running system sees them.
+    live: BTreeMap<PathBuf, InodeRef>,
+    /// Names as of each directory's last fsync.
+    durable: BTreeMap<PathBuf, InodeRef>,
+    /// Mutating operations so far.
+    ops: u64,
+    /// Take a power-loss image just before mutating operation number `cut_at`.
+    cut_at: Option<u64>,
+    captured: Option<SimImage>,
+}
+
+/// A post-power-loss disk image: names and their surviving bytes.
+#[derive(Debug, Clone, Default)]
+pub struct SimImage {
+    dirs: BTreeSet<PathBuf>,
+    files: BTreeMap<PathBuf, Vec<u8>>,
+}
+
+/// An in-memory file system that can lose power. Clones share the same disk.
+#[derive(Debug, Clone, Default)]
+pub struct SimFs {
+    state: Arc<Mutex<SimState>>,
+}
+
+#[derive(Debug)]
+struct SimFile {
+    fs: SimFs,
+    inode: InodeRef,
+}
+
+#[derive(Debug)]
+struct SimLock;
+impl VfsLock for SimLock {}
+
+fn not_found() -> io::Error {
+    io::Error::from(io::ErrorKind::NotFound)
+}
+
+impl SimFs {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Boots a fresh file system from a power-loss image.
+    pub fn from_image(img: &SimImage) -> Self {
+        let fs = Self::new();
+        {
+            let mut s = fs.lock();
+            s.dirs = img.dirs.clone();
+            for (p, bytes) in &img.files {
+                let inode = Arc::new(Mutex::new(Inode {
+                    data: bytes.clone(),
+                    durable: bytes.clone(),
+                }));
+                s.live.insert(p.clone(), Arc::clone(&inode));
+                s.durable.insert(p.clone(), inode);
+            }
+        }
+        fs
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SimState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn image_locked(s: &SimState, torn: Option<&mut dyn FnMut(usize) -> usize>) -> SimImage {
+        let mut torn = torn;
+        let mut files = BTreeMap::new();
+        for (p, inode) in &s.durable {
+            let i = lock_inode(inode);
+            let mut bytes = i.durable.clone();
+            // Optionally, the OS had written back part of what was appended since the
+            // last fsync (a prefix of it: appends reach the disk in order here).
+            if let Some(pick) = torn.as_mut() {
+                if i.data.len() > bytes.len() && i.data.starts_with(&bytes) {
+                    let extra = i.data.len() - bytes.len();
+                    let keep = pick(extra).min(extra);
+                    bytes.extend_from_slice(&i.data[i.durable.len()..i.durable.len() + keep]);
+                }
+            }
+            files.insert(p.clone(), bytes);
+        }
+        SimImage {
+            dirs: s.dirs.clone(),
+            files,
+        }
+    }
+
+    /// What survives if power is lost now: file bytes as of their last `sync_data`,
+    /// names as of their directory's last `sync_dir`.
+    pub fn power_loss(&self) -> SimImage {
+        Self::image_locked(&self.lock(), None)
+    }
+
+    /// Like [`SimFs::power_loss`], but for each file a prefix of the bytes appended since
+    /// its last fsync also survives; `pick(n)` chooses how many of the `n`.
+    pub fn power_loss_partial(&self, mut pick: impl FnMut(usize) -> usize) -> SimImage {
+        Self::image_locked(&self.lock(), Some(&mut pick))
+    }
+
+    /// Arms a power cut just before mutating operation `n` (0-based from now); the image
+    /// is kept for [`SimFs::take_captured`] while the system goes on running.
+    pub fn cut_before_op(&self, n: u64) {
+        let mut s = self.lock();
+        s.ops = 0;
+        s.cut_at = Some(n);
+        s.captured = None;
+    }
+
+    /// Resets the operation counter (to count the operations of a step).
+    pub fn reset_ops(&self) {
+        let mut s = self.lock();
+        s.ops = 0;
+        s.cut_at = None;
+        s.captured = None;
+    }
+
+    pub fn ops(&self) -> u64 {
+        self.lock().ops
+    }
+
+    pub fn take_captured(&self) -> Option<SimImage> {
+        self.lock().captured.take()
+    }
+
+    fn tick(&self) {
+        let mut s = self.lock();
+        if s.cut_at == Some(s.ops) {
+            let img = Self::image_locked(&s, None);
+            s.captured = Some(img);
+        }
+        s.ops += 1;
+    }
+
+    /// The current (not necessarily durable) contents of a file.
+    pub fn read_file(&self, path: &Path) -> Option<Vec<u8>> {
+        let s = self.lock();
+        s.live.get(path).map(|i| lock_inode(i).data.clone())
+    }
+
+    /// Names currently in `dir`.
+    pub fn names(&self, dir: &Path) -> Vec<String> {
+        self.list(dir).unwrap_or_default()
+    }
+}
+
+impl SimImage {
+    /// Bytes of a surviving file.
+    pub fn file(&self, path: &Path) -> Option<&Vec<u8>> {
+        self.files.get(path)
+    }
+    pub fn file_mut(&mut self, path: &Path) -> Option<&mut Vec<u8>> {
+        self.files.get_mut(path)
+    }
+    pub fn paths(&self) -> Vec<PathBuf> {
+        self.files.keys().cloned().collect()
+    }
+}
+
+impl VfsFile for SimFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let i = lock_inode(&self.inode);
+        let off = usize::try_from(offset).unwrap_or(usize::MAX);
+        if off >= i.data.len() {
+            return Ok(0);
+        }
+        let n = buf.len().min(i.data.len() - off);
+        buf[..n].copy_from_slice(&i.data[off..off + n]);
+        Ok(n)
+    }
+    fn append(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.fs.tick();
+        let mut i = lock_inode(&self.inode);
+        let mut n = 0;
+        for b in bufs {
+            i.data.extend_from_slice(b);
+            n += b.len();
+        }
+        Ok(n)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        self.fs.tick();
+        let mut i = lock_inode(&self.inode);
+        i.durable = i.data.clone();
+        Ok(())
+    }
+    fn len(&self) -> io::Result<u64> {
+        Ok(lock_inode(&self.inode).data.len() as u64)
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.fs.tick();
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        lock_inode(&self.inode).data.resize(len, 0);
+        Ok(())
+    }
+}
+
+impl Vfs for SimFs {
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        let mut s = self.lock();
+        for a in path.ancestors() {
+            s.dirs.insert(a.to_path_buf());
+        }
+        Ok(())
+    }
+    fn is_dir(&self, path: &Path) -> io::Result<bool> {
+        Ok(self.lock().dirs.contains(path))
+    }
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let s = self.lock();
+        if !s.dirs.contains(dir) {
+            return Err(not_found());
+        }
+        Ok(s.live
+            .keys()
+            .filter(|p| p.parent() == Some(dir))
+            .filter_map(|p| p.file_name()?.to_str().map(str::to_owned))
+            .collect())
+    }
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn VfsFile>> {
+        if mode == OpenMode::CreateNew {
+            self.tick();
+        }
+        let mut s = self.lock();
+        let inode = match mode {
+            OpenMode::Read | OpenMode::Append => s.live.get(path).cloned().ok_or_else(not_found)?,
+            OpenMode::CreateNew => {
+                if s.live.contains_key(path) {
+                    return Err(io::ErrorKind::AlreadyExists.into());
+                }
+                if !path.parent().is_some_and(|d| s.dirs.contains(d)) {
+                    return Err(not_found());
+                }
+                let inode: InodeRef = Arc::default();
+                s.live.insert(path.to_path_buf(), Arc::clone(&inode));
+                inode
+            }
+        };
+        Ok(Arc::new(SimFile {
+            fs: self.clone(),
+            inode,
+        }))
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.tick();
+        let mut s = self.lock();
+        let inode = s.live.remove(from).ok_or_else(not_found)?;
+        s.live.insert(to.to_path_buf(), inode);
+        Ok(())
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        self.tick();
+        self.lock()
+            .live
+            .remove(path)
+            .map(drop)
+            .ok_or_else(not_found)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.tick();
+        let mut s = self.lock();
+        let s = &mut *s;
+        s.durable.retain(|p, _| p.parent() != Some(dir));
+        for (p, i) in &s.live {
+            if p.parent() == Some(dir) {
+                s.durable.insert(p.clone(), Arc::clone(i));
+            }
+        }
+        Ok(())
+    }
+    fn try_lock(&self, _path: &Path, _pid: u32) -> io::Result<Option<Box<dyn VfsLock>>> {
+        // One process: the lock always succeeds.
+        Ok(Some(Box::new(SimLock)))
+    }
+}
+
+/// A directory path for a simulated database that does not exist on the real disk
+/// (recovery checks the real `Path::exists` only when the directory is missing).
+pub fn sim_dir() -> PathBuf {
+    PathBuf::from("/nonexistent-ccbitcask-sim/db")
+}
