@@ -1,0 +1,129 @@
+//! The socket side of one client: a read buffer that requests are parsed out
+//! of, and a write buffer that replies are encoded into.
+//!
+//! This is the only type that touches the `TcpStream`. Pipelining falls out of
+//! the shape: [`crate::session`] takes every complete request out of the read
+//! buffer, encodes all their replies into the write buffer, and calls
+//! [`Connection::flush`] once, so a pipeline of N commands costs one `read` and
+//! one `write` system call, not N of each.
+//!
+//! Memory is bounded per connection: the read buffer never grows past
+//! `max_buffer` (the request parser also refuses lengths above the configured
+//! limits before anything is reserved), and both buffers shrink back after a
+//! large request or reply so an idle connection holds only a few KiB.
+
+use std::io;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::frame::{Frame, Proto};
+use crate::parse::{Limits, ProtocolError, RequestParser};
+
+/// Initial and idle capacity of each buffer.
+const INITIAL: usize = 16 * 1024;
+
+/// Buffers larger than this are replaced by fresh small ones once empty.
+const SHRINK_ABOVE: usize = 256 * 1024;
+
+/// What reading from the socket produced.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Fill {
+    /// Some bytes arrived.
+    Data(usize),
+    /// The peer closed its side.
+    Eof,
+    /// The read buffer is full and still holds no complete request.
+    BufferFull,
+}
+
+/// One client's socket and buffers.
+pub struct Connection {
+    stream: TcpStream,
+    /// Bytes received but not yet parsed into requests.
+    rbuf: BytesMut,
+    /// Encoded replies not yet written.
+    wbuf: BytesMut,
+    /// Splits requests off `rbuf` (and remembers progress in a partial one).
+    parser: RequestParser,
+    /// Cap on `rbuf`.
+    max_buffer: usize,
+    /// Bytes the request at the front of `rbuf` needs in total, when known;
+    /// lets a large bulk argument be read with one reservation.
+    need: usize,
+}
+
+impl Connection {
+    /// Wraps an accepted socket.
+    pub fn new(stream: TcpStream, limits: Limits, max_buffer: usize) -> Connection {
+        Connection {
+            stream,
+            rbuf: BytesMut::with_capacity(INITIAL),
+            wbuf: BytesMut::with_capacity(INITIAL),
+            parser: RequestParser::new(limits),
+            max_buffer,
+            need: 0,
+        }
+    }
+
+    /// The next complete request in the read buffer, if any. Zero-length
+    /// requests (`*0`, blank inline lines) come back as empty vectors.
+    pub fn next_request(
+        &mut self,
+        authenticated: bool,
+    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        let mut need = 0;
+        let req = self.parser.next(&mut self.rbuf, authenticated, &mut need)?;
+        self.need = need;
+        Ok(req)
+    }
+
+    /// Reads more bytes from the socket into the read buffer.
+    pub async fn fill(&mut self) -> io::Result<Fill> {
+        if self.rbuf.is_empty() && self.rbuf.capacity() > SHRINK_ABOVE {
+            self.rbuf = BytesMut::with_capacity(INITIAL);
+        }
+        let len = self.rbuf.len();
+        if len >= self.max_buffer {
+            return Ok(Fill::BufferFull);
+        }
+        // Reserve for the whole pending argument when its size is known, else
+        // a normal chunk; never past the cap.
+        let want = self.need.saturating_sub(len).max(INITIAL);
+        let want = want.min(self.max_buffer - len);
+        self.rbuf.reserve(want);
+        let n = self.stream.read_buf(&mut self.rbuf).await?;
+        Ok(if n == 0 { Fill::Eof } else { Fill::Data(n) })
+    }
+
+    /// Encodes a reply into the write buffer.
+    pub fn push(&mut self, frame: &Frame, proto: Proto) {
+        frame.encode(proto, &mut self.wbuf);
+    }
+
+    /// Bytes waiting in the write buffer.
+    pub fn pending_output(&self) -> usize {
+        self.wbuf.len()
+    }
+
+    /// Writes out everything encoded so far, in one `write_all`.
+    pub async fn flush(&mut self) -> io::Result<usize> {
+        let n = self.wbuf.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        self.stream.write_all(&self.wbuf).await?;
+        self.wbuf.clear();
+        if self.wbuf.capacity() > SHRINK_ABOVE {
+            self.wbuf = BytesMut::with_capacity(INITIAL);
+        }
+        Ok(n)
+    }
+
+    /// Flushes and half-closes, so the client sees every reply before EOF.
+    pub async fn close(&mut self) {
+        let _ = self.flush().await;
+        let _ = self.stream.shutdown().await;
+    }
+}

@@ -1,0 +1,461 @@
+//! One client session: the request loop, connection state (protocol version,
+//! authentication, `MULTI` queue), and the routing of each command to where it
+//! runs.
+//!
+//! # Where async meets the synchronous engine
+//!
+//! Requests are taken out of the read buffer in order, as many as are complete
+//! (pipelining). Consecutive data commands are collected into one batch, which
+//! runs in one of three places:
+//!
+//! * **Inline, on this task**, when every command in it is a cheap read
+//!   (`GET`, `MGET`, `TTL`, `EXISTS`...). An engine read is a keydir lookup
+//!   plus one `pread` that the page cache serves for hot data, a few
+//!   microseconds; handing it to `spawn_blocking` would cost a thread handoff
+//!   and two wake-ups of about the same size, halving pipelined GET
+//!   throughput on a 2-core machine for no latency benefit. A cold read that
+//!   does reach the disk blocks this worker for one I/O, which we accept the
+//!   way Redis accepts page faults.
+//! * **On tokio's blocking pool**, when a read may walk every key (`KEYS`,
+//!   `DBSIZE`, `INFO`), so it cannot stall other connections on this worker.
+//! * **On the writer thread** ([`crate::writer`]) as soon as the batch holds a
+//!   single write; the reads in it go along so they observe the writes before
+//!   them, in order.
+//!
+//! Session commands (`AUTH`, `HELLO`, `CLIENT`, `MULTI`/`EXEC`, `QUIT`...) end
+//! the batch: it runs first, then the session command, so replies stay in
+//! request order. All replies of one read are written with one `write`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ccbitcask_engine::Durability;
+
+use crate::cmd::{self, ClientCmd, Command, Ctx, Kind, Spec};
+use crate::connection::{Connection, Fill};
+use crate::frame::{Frame, Proto};
+use crate::keyspace::Keyspace;
+use crate::shared::{ClientInfo, Shared, REDIS_VERSION};
+use crate::shutdown::Shutdown;
+use crate::writer::{self, Item, Writer};
+
+/// Replies are written out once this many bytes are pending, even mid-pipeline,
+/// so a pipeline of large `GET`s cannot grow the write buffer without bound.
+const FLUSH_AT: usize = 1024 * 1024;
+
+/// What the request loop does next.
+#[derive(Debug, PartialEq, Eq)]
+enum Next {
+    Continue,
+    Close,
+}
+
+/// Per-connection state and the request loop.
+pub struct Session {
+    conn: Connection,
+    shared: Arc<Shared>,
+    writer: Writer,
+    /// This client's entry in the registry (`CLIENT LIST`, `CLIENT ID`).
+    info: Arc<ClientInfo>,
+    shutdown: Shutdown,
+    /// The protocol replies are encoded in (`HELLO` changes it).
+    proto: Proto,
+    /// False until `AUTH` succeeds when a password is configured.
+    authenticated: bool,
+    /// `Some` between `MULTI` and `EXEC`/`DISCARD`: the queued requests (parsed
+    /// at `EXEC`, as Redis reports argument errors inside the `EXEC` reply).
+    multi: Option<Vec<(&'static Spec, Vec<Bytes>)>>,
+    /// A queued command was unknown or had the wrong arity: `EXEC` aborts.
+    multi_dirty: bool,
+    /// Data commands waiting to run as one batch, and the most demanding
+    /// place one of them must run.
+    batch: Vec<Item>,
+    batch_kind: Kind,
+}
+
+impl Session {
+    /// A session for an accepted connection.
+    pub fn new(
+        conn: Connection,
+        shared: Arc<Shared>,
+        writer: Writer,
+        info: Arc<ClientInfo>,
+        shutdown: Shutdown,
+    ) -> Session {
+        let authenticated = shared.config.requirepass.is_none();
+        Session {
+            conn,
+            shared,
+            writer,
+            info,
+            shutdown,
+            proto: Proto::Resp2,
+            authenticated,
+            multi: None,
+            multi_dirty: false,
+            batch: Vec::new(),
+            batch_kind: Kind::Read,
+        }
+    }
+
+    /// Serves requests until the client leaves, errs, or the server shuts down.
+    pub async fn run(&mut self) -> std::io::Result<()> {
+        loop {
+            let next = self.process_buffer().await;
+            let n = self.conn.flush().await?;
+            self.shared
+                .stats
+                .net_output_bytes
+                .fetch_add(n as u64, Ordering::Relaxed);
+            if next == Next::Close {
+                self.conn.close().await;
+                return Ok(());
+            }
+            let filled = tokio::select! {
+                r = self.conn.fill() => r?,
+                () = self.shutdown.recv() => return Ok(()),
+            };
+            match filled {
+                Fill::Data(n) => {
+                    self.shared
+                        .stats
+                        .net_input_bytes
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                    self.info
+                        .last_active_ms
+                        .store(self.shared.uptime_ms(), Ordering::Relaxed);
+                }
+                Fill::Eof => return Ok(()),
+                Fill::BufferFull => {
+                    // Redis closes such a client silently; a last error line
+                    // tells a human what happened and costs nothing.
+                    self.conn.push(
+                        &Frame::error("ERR Protocol error: query buffer limit exceeded"),
+                        self.proto,
+                    );
+                    self.conn.close().await;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Handles every complete request in the read buffer.
+    async fn process_buffer(&mut self) -> Next {
+        loop {
+            let args = match self.conn.next_request(self.authenticated) {
+                Ok(Some(args)) if args.is_empty() => continue,
+                Ok(Some(args)) => args,
+                Ok(None) => break,
+                Err(e) => {
+                    // Earlier requests still get their replies, then the error,
+                    // then the connection closes.
+                    self.run_batch().await;
+                    self.reply(&Frame::error_owned(e.reply_text()));
+                    return Next::Close;
+                }
+            };
+            if self.handle(args).await == Next::Close {
+                self.run_batch().await;
+                return Next::Close;
+            }
+            if self.conn.pending_output() >= FLUSH_AT {
+                self.run_batch().await;
+                if self.conn.flush().await.is_err() {
+                    return Next::Close;
+                }
+            }
+        }
+        self.run_batch().await;
+        Next::Continue
+    }
+
+    /// Routes one request.
+    async fn handle(&mut self, args: Vec<Bytes>) -> Next {
+        let spec = match cmd::lookup(&args) {
+            Ok(spec) => spec,
+            Err(e) => {
+                self.multi_dirty |= self.multi.is_some();
+                self.reply_in_order(e).await;
+                return Next::Continue;
+            }
+        };
+        if !self.authenticated && !matches!(spec.name, "auth" | "hello" | "quit") {
+            self.multi_dirty |= self.multi.is_some();
+            self.reply_in_order(Frame::error("NOAUTH Authentication required."))
+                .await;
+            return Next::Continue;
+        }
+        if let Some(queue) = &mut self.multi {
+            if !matches!(spec.name, "exec" | "discard" | "multi" | "quit") {
+                queue.push((spec, args));
+                self.reply_in_order(Frame::simple("QUEUED")).await;
+                return Next::Continue;
+            }
+        }
+        if spec.kind != Kind::Session {
+            let item = match Command::parse(spec, args) {
+                Ok(cmd) => Item::One(cmd),
+                Err(e) => Item::Ready(e),
+            };
+            self.batch.push(item);
+            self.batch_kind = most_demanding(self.batch_kind, spec.kind);
+            return Next::Continue;
+        }
+        self.run_batch().await;
+        let cmd = match Command::parse(spec, args) {
+            Ok(cmd) => cmd,
+            Err(e) => {
+                self.reply(&e);
+                return Next::Continue;
+            }
+        };
+        self.shared
+            .stats
+            .commands_processed
+            .fetch_add(1, Ordering::Relaxed);
+        match cmd {
+            Command::Quit => {
+                self.reply(&Frame::ok());
+                Next::Close
+            }
+            Command::Shutdown => {
+                // Redis closes the connection without a reply when SHUTDOWN
+                // succeeds; the server then drains and syncs.
+                self.shared.shutdown_requested.notify_one();
+                Next::Close
+            }
+            Command::Multi => {
+                let f = if self.multi.is_some() {
+                    Frame::error("ERR MULTI calls can not be nested")
+                } else {
+                    self.multi = Some(Vec::new());
+                    self.multi_dirty = false;
+                    Frame::ok()
+                };
+                self.reply(&f);
+                Next::Continue
+            }
+            Command::Discard => {
+                let f = match self.multi.take() {
+                    Some(_) => Frame::ok(),
+                    None => Frame::error("ERR DISCARD without MULTI"),
+                };
+                self.reply(&f);
+                Next::Continue
+            }
+            Command::Exec => {
+                let f = self.exec().await;
+                self.reply(&f);
+                Next::Continue
+            }
+            other => {
+                let f = self.apply_session(other);
+                self.reply(&f);
+                Next::Continue
+            }
+        }
+    }
+
+    /// `EXEC`: the queued commands run back to back on the writer thread, as
+    /// one engine batch, and reply as one array.
+    async fn exec(&mut self) -> Frame {
+        let Some(queue) = self.multi.take() else {
+            return Frame::error("ERR EXEC without MULTI");
+        };
+        if std::mem::take(&mut self.multi_dirty) {
+            return Frame::error("EXECABORT Transaction discarded because of previous errors.");
+        }
+        let mut items = Vec::with_capacity(queue.len());
+        for (spec, args) in queue {
+            let item = match Command::parse(spec, args) {
+                Err(e) => Item::Ready(e),
+                // Session commands touch no data; run them now, in place.
+                Ok(cmd) if spec.kind == Kind::Session => Item::Ready(self.apply_session(cmd)),
+                Ok(cmd) => Item::One(cmd),
+            };
+            items.push(item);
+        }
+        let mut replies = self.writer.execute(vec![Item::Multi(items)]).await;
+        replies.pop().unwrap_or(Frame::NullArray)
+    }
+
+    /// Applies a session command that changes connection or server state.
+    fn apply_session(&mut self, cmd: Command) -> Frame {
+        let requirepass = self.shared.config.requirepass.as_deref();
+        match cmd {
+            Command::Auth(auth) => match auth.check(requirepass) {
+                Ok(()) => {
+                    self.authenticated = true;
+                    Frame::ok()
+                }
+                Err(e) => e,
+            },
+            Command::Hello(hello) => {
+                if let Some((user, pass)) = &hello.auth {
+                    if let Err(e) = cmd::connection_credentials(Some(user), pass, requirepass) {
+                        return e;
+                    }
+                    self.authenticated = true;
+                }
+                if !self.authenticated {
+                    return Frame::error(
+                        "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+                         HELLO AUTH <user> <pass> option can be used to authenticate the client and select \
+                         the RESP protocol version at the same time",
+                    );
+                }
+                if let Some(name) = hello.setname {
+                    self.info.set_name((!name.is_empty()).then_some(name));
+                }
+                if let Some(p) = hello.proto {
+                    self.proto = p;
+                    self.info.resp.store(p.number() as u64, Ordering::Relaxed);
+                }
+                self.hello_reply()
+            }
+            Command::Client(c) => match c {
+                ClientCmd::Id => Frame::Integer(i64::try_from(self.info.id).unwrap_or(i64::MAX)),
+                ClientCmd::GetName => Frame::bulk_or_null(self.info.name()),
+                ClientCmd::SetName(name) => {
+                    self.info.set_name((!name.is_empty()).then_some(name));
+                    Frame::ok()
+                }
+                ClientCmd::List => Frame::bulk_string(self.shared.client_list(self.info.id)),
+                ClientCmd::Info => {
+                    let all = self.shared.client_list(self.info.id);
+                    let prefix = format!("id={} ", self.info.id);
+                    let line = all
+                        .lines()
+                        .find(|l| l.starts_with(&prefix))
+                        .unwrap_or_default();
+                    Frame::bulk_string(format!("{line}\n"))
+                }
+                ClientCmd::SetInfo | ClientCmd::Noop => Frame::ok(),
+            },
+            Command::Merge { aof } => self.start_merge(aof),
+            // Pure commands parsed as session ones never happen; be safe.
+            other => {
+                let mut ks = Keyspace::new(&self.shared.db);
+                other.exec(&mut Ctx {
+                    ks: &mut ks,
+                    shared: &self.shared,
+                    durability: Durability::Policy,
+                })
+            }
+        }
+    }
+
+    /// `MERGE` / `BGREWRITEAOF`: compaction on a background thread, one at a time.
+    fn start_merge(&self, aof: bool) -> Frame {
+        if self.shared.merge_running.swap(true, Ordering::AcqRel) {
+            return Frame::error(if aof {
+                "ERR Background append only file rewriting already in progress"
+            } else {
+                "ERR Background merge already in progress"
+            });
+        }
+        let shared = Arc::clone(&self.shared);
+        let spawned = std::thread::Builder::new()
+            .name("ccbitcask-merge".into())
+            .spawn(move || {
+                match shared.db.merge() {
+                    Ok(r) => tracing::info!(reclaimed = r.reclaimed_bytes, "merge finished"),
+                    Err(e) => tracing::error!("merge failed: {e}"),
+                }
+                shared.merge_running.store(false, Ordering::Release);
+            });
+        match spawned {
+            Ok(_) if aof => Frame::simple("Background append only file rewriting started"),
+            Ok(_) => Frame::simple("Background merge started"),
+            Err(e) => {
+                self.shared.merge_running.store(false, Ordering::Release);
+                Frame::error_owned(format!("ERR cannot start merge: {e}"))
+            }
+        }
+    }
+
+    /// The `HELLO` map, in Redis's field order.
+    fn hello_reply(&self) -> Frame {
+        Frame::Map(vec![
+            (Frame::bulk_static("server"), Frame::bulk_static("redis")),
+            (
+                Frame::bulk_static("version"),
+                Frame::bulk_static(REDIS_VERSION),
+            ),
+            (
+                Frame::bulk_static("proto"),
+                Frame::Integer(self.proto.number()),
+            ),
+            (
+                Frame::bulk_static("id"),
+                Frame::Integer(i64::try_from(self.info.id).unwrap_or(i64::MAX)),
+            ),
+            (Frame::bulk_static("mode"), Frame::bulk_static("standalone")),
+            (Frame::bulk_static("role"), Frame::bulk_static("master")),
+            (Frame::bulk_static("modules"), Frame::Array(Vec::new())),
+        ])
+    }
+
+    /// Runs the pending batch of data commands where it must run, and encodes
+    /// its replies.
+    async fn run_batch(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let items = std::mem::take(&mut self.batch);
+        let kind = std::mem::replace(&mut self.batch_kind, Kind::Read);
+        let replies = match kind {
+            Kind::Write => self.writer.execute(items).await,
+            Kind::Heavy => {
+                let shared = Arc::clone(&self.shared);
+                let n = items.len();
+                tokio::task::spawn_blocking(move || run_read_batch(&shared, items))
+                    .await
+                    .unwrap_or_else(|_| vec![Frame::error("ERR internal error"); n])
+            }
+            _ => run_read_batch(&self.shared, items),
+        };
+        for f in &replies {
+            self.conn.push(f, self.proto);
+        }
+    }
+
+    /// A reply that must follow the replies of the pending batch.
+    async fn reply_in_order(&mut self, f: Frame) {
+        self.run_batch().await;
+        self.reply(&f);
+    }
+
+    fn reply(&mut self, f: &Frame) {
+        self.conn.push(f, self.proto);
+    }
+}
+
+/// Executes read-only items against the engine directly.
+fn run_read_batch(shared: &Shared, items: Vec<Item>) -> Vec<Frame> {
+    let mut ks = Keyspace::new(&shared.db);
+    writer::execute(
+        items,
+        &mut Ctx {
+            ks: &mut ks,
+            shared,
+            durability: Durability::Policy,
+        },
+    )
+}
+
+/// Write beats Heavy beats Read.
+fn most_demanding(a: Kind, b: Kind) -> Kind {
+    let rank = |k: Kind| match k {
+        Kind::Write => 3,
+        Kind::Heavy => 2,
+        _ => 1,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
