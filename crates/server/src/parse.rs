@@ -476,7 +476,7 @@ mod tests {
         let mut buf = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$5\r\nab"[..]);
         let mut need = 0;
         assert_eq!(p.next(&mut buf, true, &mut need).unwrap(), None);
-        assert_eq!(need, 26);
+        assert_eq!(need, 24);
         buf.extend_from_slice(b"cde\r\n");
         let req = p.next(&mut buf, true, &mut need).unwrap().unwrap();
         assert_eq!(req, vec!["GET", "abcde"]);
