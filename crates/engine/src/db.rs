@@ -83,13 +83,7 @@ impl Inner {
         let mut buf = vec![0u8; loc.size as usize];
         file.file
             .read_exact_at(&mut buf, u64::from(loc.offset))
-            .map_err(|e| {
-                Error::io(
-                    "read",
-                    crate::fs::data_path(&self.opts.dir, loc.file_id),
-                    e,
-                )
-            })?;
+            .map_err(|e| Error::io("read", crate::fs::data_path(&self.opts.dir, loc.file_id), e))?;
         let corrupt = |reason: String| Error::corrupt(loc.file_id, u64::from(loc.offset), reason);
         let meta = record::decode(&buf).map_err(|e| corrupt(e.to_string()))?;
         let key_end = RECORD_HEADER_LEN + meta.key_len as usize;
@@ -173,7 +167,11 @@ impl Bitcask {
                 return Ok(Some((v, expiry)));
             }
         }
-        Err(Error::corrupt(0, 0, "keydir points at a file that no longer exists"))
+        Err(Error::corrupt(
+            0,
+            0,
+            "keydir points at a file that no longer exists",
+        ))
     }
 
     /// Whether `key` is live. Answered from RAM.

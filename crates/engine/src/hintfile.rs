@@ -116,7 +116,10 @@ pub(crate) fn for_each_entry(
         }
         match hint::decode(&buf[pos..]) {
             None => return Ok(false),
-            Some(Decoded::Trailer { count: c, data_len: l }) => {
+            Some(Decoded::Trailer {
+                count: c,
+                data_len: l,
+            }) => {
                 let end = buf_off + pos as u64 + HINT_HEADER_LEN as u64;
                 return Ok(c == count && l == data_len && end == len);
             }

@@ -67,7 +67,11 @@ fn prepare_dir(opts: &Options) -> Result<()> {
 
 /// Completes a committed merge: deletes its inputs, then the manifest.
 /// Returns the ids to skip (read-only handles cannot delete them, only ignore them).
-fn settle_merge(opts: &Options, names: &[String], report: &mut OpenReport) -> Result<BTreeSet<u32>> {
+fn settle_merge(
+    opts: &Options,
+    names: &[String],
+    report: &mut OpenReport,
+) -> Result<BTreeSet<u32>> {
     let fs = opts.fs.as_ref();
     let dir = &opts.dir;
     if !names.iter().any(|n| n == fs::MERGE_MANIFEST) {
@@ -269,7 +273,14 @@ pub(crate) fn open(opts: Options) -> Result<Inner> {
                     offset: rec.offset as u32,
                     size: rec.meta.record_len() as u32,
                 };
-                loader.apply(df, rec.key, loc, rec.meta.seq, rec.meta.expiry, rec.meta.is_tombstone());
+                loader.apply(
+                    df,
+                    rec.key,
+                    loc,
+                    rec.meta.seq,
+                    rec.meta.expiry,
+                    rec.meta.is_tombstone(),
+                );
             },
             |d| damage.push(d),
         )
@@ -297,9 +308,13 @@ pub(crate) fn open(opts: Options) -> Result<Inner> {
             report.truncated_tail = Some((id, cut, len - cut));
         }
     }
-    let max_seq = keydir
-        .finish_recovery()
-        .max(files.values().map(|f| f.counters.snapshot().max_seq).max().unwrap_or(0));
+    let max_seq = keydir.finish_recovery().max(
+        files
+            .values()
+            .map(|f| f.counters.snapshot().max_seq)
+            .max()
+            .unwrap_or(0),
+    );
 
     let next_file_id = AtomicU32::new(max_id + 1);
     let inner_files = RwLock::new(files);
@@ -351,6 +366,7 @@ pub(crate) fn open(opts: Options) -> Result<Inner> {
         active,
         offset,
         next_seq: max_seq + 1,
+        scratch: Vec::new(),
     }));
     Ok(inner)
 }
@@ -361,7 +377,12 @@ fn transfer_counters(from: &DataFile, to: &DataFile) {
 }
 
 /// Loads a hint file if, and only if, it validates completely first.
-fn load_hint(opts: &Options, loader: &Loader<'_>, df: &Arc<DataFile>, data_len: u64) -> Result<bool> {
+fn load_hint(
+    opts: &Options,
+    loader: &Loader<'_>,
+    df: &Arc<DataFile>,
+    data_len: u64,
+) -> Result<bool> {
     let path = fs::hint_path(&opts.dir, df.id);
     let Ok(file) = opts.fs.open(&path, OpenMode::Read) else {
         return Ok(false);

@@ -108,8 +108,12 @@ impl VfsFile for StdFile {
         self.0.read_at(buf, offset)
     }
     fn append(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        // The file is opened with O_APPEND, so this lands at the end in one writev.
-        (&self.0).write_vectored(bufs)
+        // The file is opened with O_APPEND, so this lands at the end in one call; a lone
+        // buffer takes the cheaper write() path rather than writev().
+        match bufs {
+            [one] => (&self.0).write(one),
+            _ => (&self.0).write_vectored(bufs),
+        }
     }
     fn sync_data(&self) -> io::Result<()> {
         self.0.sync_data()

@@ -26,6 +26,8 @@ pub(crate) struct Writer {
     /// End of the active file (where the next record goes).
     pub offset: u64,
     pub next_seq: u64,
+    /// Reused encoding buffer.
+    pub scratch: Vec<u8>,
 }
 
 /// One operation handed to [`Inner::write_ops`].
@@ -53,6 +55,14 @@ impl<'a> Op<'a> {
             Op::Delete { .. } => &[],
         }
     }
+}
+
+/// Values at least this large are checksummed outside the writer lock and written
+/// from the caller's buffer.
+const BIG_VALUE: usize = 64 * 1024;
+
+fn is_big(value: &[u8]) -> bool {
+    value.len() >= BIG_VALUE
 }
 
 /// Rejects oversized keys and values before anything is written.
@@ -100,7 +110,12 @@ impl Inner {
     /// Appends `ops` (as one atomic batch when `batch`), updates the keydir, and waits for
     /// durability as the policy says. For a lone delete, returns whether the key was live;
     /// a delete of a missing key writes nothing.
-    pub(crate) fn write_ops(&self, ops: &[Op<'_>], batch: bool, durability: Durability) -> Result<bool> {
+    pub(crate) fn write_ops(
+        &self,
+        ops: &[Op<'_>],
+        batch: bool,
+        durability: Durability,
+    ) -> Result<bool> {
         for op in ops {
             validate(op.key(), op.value())?;
         }
@@ -108,10 +123,16 @@ impl Inner {
         if ops.is_empty() {
             return Ok(false);
         }
-        let payloads: Vec<crc32fast::Hasher> = ops
-            .iter()
-            .map(|op| record::payload_crc(op.key(), op.value()))
-            .collect();
+        // Large values are checksummed before the lock is taken and combined with the
+        // header's CRC under it; small ones are cheaper to hash in one pass (combining
+        // costs more than hashing a few hundred bytes).
+        let payloads: Vec<Option<crc32fast::Hasher>> = if ops.iter().any(|op| is_big(op.value())) {
+            ops.iter()
+                .map(|op| is_big(op.value()).then(|| record::payload_crc(op.key(), op.value())))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let now = self.clock.now_ms();
         let mut w = self.writer()?;
         if self.poisoned.load(SeqCst) {
@@ -134,59 +155,82 @@ impl Inner {
         }
         let total: u64 = ops
             .iter()
-            .map(|op| record::RECORD_HEADER_LEN as u64 + op.key().len() as u64 + op.value().len() as u64)
+            .map(|op| {
+                record::RECORD_HEADER_LEN as u64 + op.key().len() as u64 + op.value().len() as u64
+            })
             .sum();
         if w.offset > HEADER_LEN as u64 && w.offset + total > self.opts.max_file_size {
             self.rollover(&mut w)?;
         }
         let first_seq = w.next_seq;
         let last = ops.len() - 1;
-        let headers: Vec<[u8; record::RECORD_HEADER_LEN]> = ops
-            .iter()
-            .zip(&payloads)
-            .enumerate()
-            .map(|(i, (op, payload))| {
-                let mut flags = Flags::default();
-                if batch && ops.len() > 1 {
-                    flags = flags.with(Flags::BATCH);
-                    if i == last {
-                        flags = flags.with(Flags::BATCH_END);
-                    }
+        // Headers, keys and small values are copied into one reused buffer so a typical
+        // put is a single write() with no allocation; large values go out as their own
+        // iovec, without a copy.
+        let mut scratch = std::mem::take(&mut w.scratch);
+        scratch.clear();
+        let mut big_at: Vec<(usize, &[u8])> = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            let mut flags = Flags::default();
+            if batch && ops.len() > 1 {
+                flags = flags.with(Flags::BATCH);
+                if i == last {
+                    flags = flags.with(Flags::BATCH_END);
                 }
-                let expiry = match *op {
-                    Op::Put { expiry, .. } => expiry.unwrap_or(0),
-                    Op::Delete { .. } => {
-                        flags = flags.with(Flags::TOMBSTONE);
-                        0
-                    }
-                };
-                let meta = RecordMeta {
-                    seq: first_seq + i as u64,
-                    timestamp: now,
-                    expiry,
-                    flags,
-                    key_len: op.key().len() as u32,
-                    value_len: op.value().len() as u32,
-                };
-                record::encode_header(&meta, payload)
-            })
-            .collect();
-        let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(ops.len() * 3);
-        for (op, h) in ops.iter().zip(&headers) {
-            slices.push(IoSlice::new(h));
-            slices.push(IoSlice::new(op.key()));
-            if !op.value().is_empty() {
-                slices.push(IoSlice::new(op.value()));
+            }
+            let expiry = match *op {
+                Op::Put { expiry, .. } => expiry.unwrap_or(0),
+                Op::Delete { .. } => {
+                    flags = flags.with(Flags::TOMBSTONE);
+                    0
+                }
+            };
+            let meta = RecordMeta {
+                seq: first_seq + i as u64,
+                timestamp: now,
+                expiry,
+                flags,
+                key_len: op.key().len() as u32,
+                value_len: op.value().len() as u32,
+            };
+            let header = match payloads.get(i).and_then(Option::as_ref) {
+                Some(payload) => record::encode_header(&meta, payload),
+                None => record::encode_header_for(&meta, op.key(), op.value()),
+            };
+            scratch.extend_from_slice(&header);
+            scratch.extend_from_slice(op.key());
+            if is_big(op.value()) {
+                big_at.push((scratch.len(), op.value()));
+            } else {
+                scratch.extend_from_slice(op.value());
             }
         }
-        if let Err(e) = w.active.file.append_all(&mut slices) {
+        let appended = if big_at.is_empty() {
+            w.active.file.append_all(&mut [IoSlice::new(&scratch)])
+        } else {
+            let mut slices = Vec::with_capacity(big_at.len() * 2 + 1);
+            let mut from = 0;
+            for &(at, value) in &big_at {
+                slices.push(IoSlice::new(&scratch[from..at]));
+                slices.push(IoSlice::new(value));
+                from = at;
+            }
+            slices.push(IoSlice::new(&scratch[from..]));
+            w.active.file.append_all(&mut slices)
+        };
+        // Keep the buffer for the next write unless one huge batch inflated it.
+        if scratch.capacity() <= 1 << 20 {
+            w.scratch = scratch;
+        }
+        if let Err(e) = appended {
             let path = fs::data_path(&self.opts.dir, w.active.id);
             return Err(self.poison(Error::io("append to", path, e)));
         }
         let mut existed = false;
         let mut offset = w.offset;
         for (i, op) in ops.iter().enumerate() {
-            let size = record::RECORD_HEADER_LEN as u64 + op.key().len() as u64 + op.value().len() as u64;
+            let size =
+                record::RECORD_HEADER_LEN as u64 + op.key().len() as u64 + op.value().len() as u64;
             let loc = Loc {
                 file_id: w.active.id,
                 offset: offset as u32,

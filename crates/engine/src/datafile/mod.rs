@@ -68,11 +68,22 @@ pub struct CounterSnapshot {
 
 impl Counters {
     /// Counts a record appended (or found at open) with sequence number `seq`.
+    ///
+    /// Only one thread ever appends to a given file (the writer, under its lock, or the
+    /// merge or recovery thread that created it), so plain load-then-store suffices
+    /// here and keeps locked read-modify-writes off the put path. Dead counts, which
+    /// several threads update, use `fetch_add` in [`Counters::kill`].
     pub fn add(&self, bytes: u64, seq: u64) {
-        self.total_keys.fetch_add(1, Relaxed);
-        self.total_bytes.fetch_add(bytes, Relaxed);
-        self.min_seq.fetch_min(seq, Relaxed);
-        self.max_seq.fetch_max(seq, Relaxed);
+        self.total_keys
+            .store(self.total_keys.load(Relaxed) + 1, Relaxed);
+        self.total_bytes
+            .store(self.total_bytes.load(Relaxed) + bytes, Relaxed);
+        if seq < self.min_seq.load(Relaxed) {
+            self.min_seq.store(seq, Relaxed);
+        }
+        if seq > self.max_seq.load(Relaxed) {
+            self.max_seq.store(seq, Relaxed);
+        }
     }
 
     /// Counts a record of `bytes` as dead.

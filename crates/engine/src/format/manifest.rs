@@ -26,7 +26,11 @@ pub fn encode(inputs: &[u32]) -> Vec<u8> {
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&[0, 0]);
-    out.extend_from_slice(&u32::try_from(inputs.len()).unwrap_or(u32::MAX).to_le_bytes());
+    out.extend_from_slice(
+        &u32::try_from(inputs.len())
+            .unwrap_or(u32::MAX)
+            .to_le_bytes(),
+    );
     for id in inputs {
         out.extend_from_slice(&id.to_le_bytes());
     }

@@ -152,7 +152,9 @@ impl Keydir {
 
     /// Bytes really allocated by the index.
     pub fn allocated_bytes(&self) -> usize {
-        (0..SHARDS).map(|i| self.read(i).allocated_bytes()).sum::<usize>()
+        (0..SHARDS)
+            .map(|i| self.read(i).allocated_bytes())
+            .sum::<usize>()
             + std::mem::size_of::<Self>()
             + SHARDS * std::mem::size_of::<RwLock<Shard>>()
     }
@@ -199,7 +201,10 @@ mod tests {
                 }
                 _ => {
                     let exp = (i % 3 == 0).then_some(u64::from(i));
-                    assert_eq!(kd.upsert(&key, loc(i), exp), model.insert(key.clone(), loc(i)));
+                    assert_eq!(
+                        kd.upsert(&key, loc(i), exp),
+                        model.insert(key.clone(), loc(i))
+                    );
                     assert_eq!(kd.get(&key), Some((loc(i), exp)));
                 }
             }
@@ -209,10 +214,13 @@ mod tests {
             assert_eq!(kd.get(k).map(|x| x.0), Some(*v));
         }
         let mut seen = 0;
-        assert_eq!(kd.scan(0, |_, _, _| {
-            seen += 1;
-            true
-        }), 0);
+        assert_eq!(
+            kd.scan(0, |_, _, _| {
+                seen += 1;
+                true
+            }),
+            0
+        );
         assert_eq!(seen, model.len());
     }
 
@@ -229,7 +237,10 @@ mod tests {
     #[test]
     fn recovery_keeps_newest_by_seq_and_tombstones_shadow() {
         let kd = Keydir::default();
-        assert_eq!(kd.recover(b"a", loc(1), None, 5, false), Recovered::Inserted);
+        assert_eq!(
+            kd.recover(b"a", loc(1), None, 5, false),
+            Recovered::Inserted
+        );
         assert_eq!(kd.recover(b"a", loc(2), None, 3, false), Recovered::Stale);
         assert_eq!(
             kd.recover(b"a", loc(3), None, 9, true),
@@ -237,7 +248,10 @@ mod tests {
         );
         // An older value replayed after the tombstone must stay dead.
         assert_eq!(kd.recover(b"a", loc(4), None, 7, false), Recovered::Stale);
-        assert_eq!(kd.recover(b"b", loc(5), Some(77), 2, false), Recovered::Inserted);
+        assert_eq!(
+            kd.recover(b"b", loc(5), Some(77), 2, false),
+            Recovered::Inserted
+        );
         assert_eq!(kd.finish_recovery(), 9);
         assert_eq!(kd.get(b"a"), None);
         assert_eq!(kd.get(b"b"), Some((loc(5), Some(77))));

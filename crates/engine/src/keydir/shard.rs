@@ -87,6 +87,24 @@ pub struct Shard {
     live: usize,
 }
 
+fn slot_at(slots: &[Vec<Slot>], id: u32) -> &Slot {
+    &slots[id as usize / SLOT_CHUNK][id as usize % SLOT_CHUNK]
+}
+
+fn alloc_slot(slots: &mut Vec<Vec<Slot>>, free: &mut Vec<u32>, slot: Slot) -> u32 {
+    if let Some(id) = free.pop() {
+        slots[id as usize / SLOT_CHUNK][id as usize % SLOT_CHUNK] = slot;
+        return id;
+    }
+    if slots.last().is_none_or(|c| c.len() == SLOT_CHUNK) {
+        slots.push(Vec::with_capacity(SLOT_CHUNK));
+    }
+    let chunk = slots.len() - 1;
+    slots[chunk].push(slot);
+    // Slot ids are u32: a shard holds far fewer than 4G keys (the table would not fit).
+    u32::try_from(chunk * SLOT_CHUNK + slots[chunk].len() - 1).unwrap_or(u32::MAX)
+}
+
 impl Shard {
     fn slot(&self, id: u32) -> &Slot {
         let id = id as usize;
@@ -105,17 +123,7 @@ impl Shard {
     }
 
     fn alloc_slot(&mut self, slot: Slot) -> u32 {
-        if let Some(id) = self.free.pop() {
-            *self.slot_mut(id) = slot;
-            return id;
-        }
-        if self.slots.last().is_none_or(|c| c.len() == SLOT_CHUNK) {
-            self.slots.push(Vec::with_capacity(SLOT_CHUNK));
-        }
-        let chunk = self.slots.len() - 1;
-        self.slots[chunk].push(slot);
-        // Slot ids are u32: a shard holds far fewer than 4G keys (the table would not fit).
-        u32::try_from(chunk * SLOT_CHUNK + self.slots[chunk].len() - 1).unwrap_or(u32::MAX)
+        alloc_slot(&mut self.slots, &mut self.free, slot)
     }
 
     fn set_expiry(&mut self, id: u32, expiry: Option<u64>) {
@@ -172,7 +180,8 @@ impl Shard {
         id
     }
 
-    /// Points `key` at `loc`, returning where it pointed before.
+    /// Points `key` at `loc`, returning where it pointed before. One probe of the table
+    /// whether the key is new or not.
     pub fn upsert(
         &mut self,
         hasher: &RandomState,
@@ -181,18 +190,50 @@ impl Shard {
         loc: Loc,
         expiry: Option<u64>,
     ) -> Option<Loc> {
-        if let Some(id) = self.find(hash, key) {
-            let slot = self.slot_mut(id);
-            let old = slot.loc();
-            slot.file = loc.file_id | (slot.file & HAS_EXPIRY);
-            slot.offset = loc.offset;
-            slot.size = loc.size;
+        let Self {
+            table,
+            slots,
+            free,
+            arena,
+            ..
+        } = self;
+        let entry = table.entry(
+            hash,
+            |&id| arena.get(slot_at(slots, id).key()) == key,
+            |&id| hasher.hash_one(arena.get(slot_at(slots, id).key())),
+        );
+        let (id, old) = match entry {
+            hashbrown::hash_table::Entry::Occupied(e) => {
+                let id = *e.get();
+                let slot = &mut slots[id as usize / SLOT_CHUNK][id as usize % SLOT_CHUNK];
+                let old = slot.loc();
+                slot.file = loc.file_id | (slot.file & HAS_EXPIRY);
+                slot.offset = loc.offset;
+                slot.size = loc.size;
+                (id, Some(old))
+            }
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                let (key_lo, key_hi) = arena.alloc(key).parts();
+                let id = alloc_slot(
+                    slots,
+                    free,
+                    Slot {
+                        file: loc.file_id,
+                        offset: loc.offset,
+                        size: loc.size,
+                        key_lo,
+                        key_hi,
+                    },
+                );
+                v.insert(id);
+                self.live += 1;
+                (id, None)
+            }
+        };
+        if expiry.is_some() || old.is_some() {
             self.set_expiry(id, expiry);
-            return Some(old);
         }
-        let id = self.insert_new(hasher, hash, key, loc);
-        self.set_expiry(id, expiry);
-        None
+        old
     }
 
     /// Removes `key`, returning where it pointed.
@@ -247,7 +288,13 @@ impl Shard {
 
     /// Offers a record found while opening. `loc.size == 0` with `tombstone` marks a
     /// delete (or an expired record), which must shadow older records until recovery ends.
-    pub fn recover(&mut self, hasher: &RandomState, hash: u64, key: &[u8], offer: Offer) -> Recovered {
+    pub fn recover(
+        &mut self,
+        hasher: &RandomState,
+        hash: u64,
+        key: &[u8],
+        offer: Offer,
+    ) -> Recovered {
         let Offer {
             mut loc,
             expiry,

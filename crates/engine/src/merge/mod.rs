@@ -101,15 +101,37 @@ fn disk_bytes(inner: &Inner) -> (usize, u64) {
 }
 
 /// Runs one merge now, on the calling thread.
-pub(crate) fn run(inner: &Inner, selection: Selection, progress: &dyn Fn(u64, u64)) -> Result<MergeReport> {
-    let _guard = match inner.merge_lock.try_lock() {
-        Ok(g) => g,
-        Err(std::sync::TryLockError::WouldBlock) => return Err(Error::MergeInProgress),
-        Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+pub(crate) fn run(
+    inner: &Inner,
+    selection: Selection,
+    progress: &dyn Fn(u64, u64),
+) -> Result<MergeReport> {
+    // Only another merge makes this fail. `merge_lock` is also held by hint writers
+    // for a moment after every rollover, so the flag, not `try_lock`, tells whether a
+    // merge is running; a hint writer is simply waited for.
+    {
+        let mut h = inner
+            .merge_history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if h.running {
+            return Err(Error::MergeInProgress);
+        }
+        h.running = true;
+    }
+    let result = {
+        let _guard = inner
+            .merge_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match inner.check_writable() {
+            Ok(()) => run_locked(inner, selection, progress),
+            Err(e) => {
+                set_running(inner, false);
+                return Err(e);
+            }
+        }
     };
-    inner.check_writable()?;
-    set_running(inner, true);
-    let result = run_locked(inner, selection, progress);
     let mut h = inner
         .merge_history
         .lock()
@@ -134,7 +156,11 @@ fn set_running(inner: &Inner, running: bool) {
         .running = running;
 }
 
-fn run_locked(inner: &Inner, selection: Selection, progress: &dyn Fn(u64, u64)) -> Result<MergeReport> {
+fn run_locked(
+    inner: &Inner,
+    selection: Selection,
+    progress: &dyn Fn(u64, u64),
+) -> Result<MergeReport> {
     let started = Instant::now();
     let active_id = inner
         .writer
@@ -154,7 +180,11 @@ fn run_locked(inner: &Inner, selection: Selection, progress: &dyn Fn(u64, u64)) 
         .collect();
     let inputs: Vec<Arc<DataFile>> = match &selection {
         Selection::All => sealed.clone(),
-        Selection::Ids(ids) => sealed.iter().filter(|f| ids.contains(&f.id)).cloned().collect(),
+        Selection::Ids(ids) => sealed
+            .iter()
+            .filter(|f| ids.contains(&f.id))
+            .cloned()
+            .collect(),
     };
     let input_ids: BTreeSet<u32> = inputs.iter().map(|f| f.id).collect();
     let (files_before, bytes_before) = disk_bytes(inner);

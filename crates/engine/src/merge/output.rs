@@ -86,11 +86,18 @@ impl<'a> Output<'a> {
     }
 
     /// Appends a record; `from` is where the keydir pointed, for live records.
-    pub fn append(&mut self, meta: &RecordMeta, key: &[u8], value: &[u8], from: Option<Loc>) -> Result<()> {
+    pub fn append(
+        &mut self,
+        meta: &RecordMeta,
+        key: &[u8],
+        value: &[u8],
+        from: Option<Loc>,
+    ) -> Result<()> {
         let len = meta.record_len();
         let full = self.cur.as_ref().is_some_and(|c| {
             c.offset > HEADER_LEN as u64
-                && (c.offset + len > self.inner.opts.max_file_size || c.move_keys.len() > MOVES_LIMIT)
+                && (c.offset + len > self.inner.opts.max_file_size
+                    || c.move_keys.len() > MOVES_LIMIT)
         });
         if full {
             self.finish_current()?;
@@ -106,7 +113,8 @@ impl<'a> Output<'a> {
             offset: c.offset as u32,
             size: len as u32,
         };
-        c.pending.extend_from_slice(&record::encode(meta, key, value));
+        c.pending
+            .extend_from_slice(&record::encode(meta, key, value));
         hint::encode_entry(
             &mut c.hint,
             &HintEntry {
@@ -209,11 +217,27 @@ impl<'a> Output<'a> {
     /// valid files the keydir may already point into.
     pub fn abandon(&mut self) {
         if let Some(c) = self.cur.take() {
-            let dir = &self.inner.opts.dir;
+            let inner = self.inner;
+            let dir = &inner.opts.dir;
             let id = c.df.id;
             drop(c);
-            let _ = self.inner.opts.fs.remove(&fs::tmp_path(&fs::data_path(dir, id)));
-            let _ = self.inner.opts.fs.remove(&fs::tmp_path(&fs::hint_path(dir, id)));
+            // A failure after the renames (say, the directory fsync) leaves the output
+            // under its final names, yet it was never published. A later merge would not
+            // know it, could drop tombstones that shadow its records, and the next open
+            // would load it and resurrect those keys. So remove it under every name; if
+            // that fails too, latch the handle so no merge runs before a reopen (which
+            // sees every file, so the leftover is then harmless).
+            let data = fs::data_path(dir, id);
+            let hint = fs::hint_path(dir, id);
+            for p in [fs::tmp_path(&data), fs::tmp_path(&hint), hint, data] {
+                match inner.opts.fs.remove(&p) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        let _ = inner.poison(Error::io("remove unfinished merge output", p, e));
+                    }
+                }
+            }
         }
     }
 }
@@ -222,13 +246,15 @@ fn flush(inner: &Inner, c: &mut Current) -> Result<()> {
     if c.pending.is_empty() {
         return Ok(());
     }
-    c.file.append_all(&mut [IoSlice::new(&c.pending)]).map_err(|e| {
-        Error::io(
-            "write",
-            fs::tmp_path(&fs::data_path(&inner.opts.dir, c.df.id)),
-            e,
-        )
-    })?;
+    c.file
+        .append_all(&mut [IoSlice::new(&c.pending)])
+        .map_err(|e| {
+            Error::io(
+                "write",
+                fs::tmp_path(&fs::data_path(&inner.opts.dir, c.df.id)),
+                e,
+            )
+        })?;
     c.pending.clear();
     Ok(())
 }

@@ -65,7 +65,8 @@ pub(crate) fn needs_merge(inner: &Inner) -> MergePlan {
         if frag >= f64::from(o.frag_merge_trigger) {
             plan.triggers.push((f.id, MergeReason::Fragmentation(frag)));
         } else if s.dead_bytes >= o.dead_bytes_merge_trigger {
-            plan.triggers.push((f.id, MergeReason::DeadBytes(s.dead_bytes)));
+            plan.triggers
+                .push((f.id, MergeReason::DeadBytes(s.dead_bytes)));
         }
         let mut why = Vec::new();
         if frag >= f64::from(o.frag_threshold) {

@@ -1,0 +1,49 @@
+//! Prints keydir bytes per key after loading N keys: `cargo run --release --example keydir_mem -- 1000000`.
+fn main() -> ccbitcask_engine::Result<()> {
+    let n: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = std::env::temp_dir().join(format!("keydir-mem-{}", std::process::id()));
+    let db = ccbitcask_engine::Bitcask::open(&dir)?;
+    let keys: Vec<Vec<u8>> = (0..n).map(|i| format!("key{i:013}").into_bytes()).collect();
+    let raw = {
+        use std::io::Write;
+        let mut f = std::fs::File::create(dir.with_extension("raw"))
+            .map_err(|e| ccbitcask_engine::Error::InvalidOption(e.to_string()))?;
+        let rec = [9u8; 153];
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            f.write_all(&rec)
+                .map_err(|e| ccbitcask_engine::Error::InvalidOption(e.to_string()))?;
+        }
+        let _ = std::fs::remove_file(dir.with_extension("raw"));
+        t.elapsed()
+    };
+    let t = std::time::Instant::now();
+    for k in &keys {
+        db.put(k, &[7u8; 100])?;
+    }
+    let put = t.elapsed();
+    println!(
+        "raw write(): {:.0} ops/s; ratio put/raw = {:.2}",
+        n as f64 / raw.as_secs_f64(),
+        raw.as_secs_f64() / put.as_secs_f64()
+    );
+    let s = db.stats();
+    println!(
+        "{n} keys: keydir {} bytes = {:.1} bytes/key ({:.1} + key {:.1}); put {:.0} ops/s",
+        s.keydir_bytes,
+        s.keydir_bytes_per_key,
+        s.keydir_bytes_per_key - s.key_bytes as f64 / n as f64,
+        s.key_bytes as f64 / n as f64,
+        n as f64 / put.as_secs_f64()
+    );
+    drop(db);
+    let t = std::time::Instant::now();
+    let db = ccbitcask_engine::Bitcask::open(&dir)?;
+    println!("reopen: {:?} ({} keys)", t.elapsed(), db.len());
+    drop(db);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
