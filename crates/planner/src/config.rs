@@ -231,8 +231,8 @@ knobs! {
         max_vnodes: u32 = 64,
         /// Size at which the active data file is closed and a new one opened. Default = 2GiB.
         max_file_size: ByteSize = ByteSize(2 * 1024 * 1024 * 1024),
-        /// Sync strategy: none, always or interval:MS. Default = none.
-        sync: SyncStrategy = SyncStrategy::None,
+        /// sync_strategy: none, always or interval:MS. Default = none.
+        sync_strategy: SyncStrategy = SyncStrategy::None,
         /// Whether concurrent writes share one fsync under `always` (write_batch or Deferred + sync). Default = false.
         group_commit: bool = false,
         /// Merge window: always, never or START-END hours (e.g. 1-5). Default = always.

@@ -93,15 +93,17 @@ impl DbProfile {
             0.0
         };
         format!(
-            "from db {}: {} keys, key {:.1} B, value {}, {} files, {} on disk ({dead_pct:.0} % dead), \
-             keydir {:.1} B/key measured; projected ×{scale} → {} keys",
+            "from db {}: {} keys, key {:.1} B, value {}, {} data file{}, {} on disk ({dead_pct:.0} % dead), \
+             keydir {:.1} B/key measured at {} keys; projected ×{scale} → {} keys",
             self.dir.display(),
             fmt_count(self.keys as f64),
             self.avg_key_bytes().unwrap_or(0.0),
             fmt_bytes(self.avg_value_bytes().unwrap_or(0.0)),
             self.files,
+            if self.files == 1 { "" } else { "s" },
             fmt_bytes(self.disk_bytes as f64),
             self.keydir_bytes_per_key,
+            fmt_count(self.keys as f64),
             fmt_count((self.keys as f64 * scale).round())
         )
     }

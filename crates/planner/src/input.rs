@@ -14,7 +14,7 @@
 //!
 //! [config]
 //! vnodes = 8
-//! sync = "interval:1000"
+//! sync_strategy = "interval:1000"
 //!
 //! [hardware]
 //! disk_bandwidth = "200MB/s"
@@ -197,7 +197,7 @@ mod tests {
         assert!(e.contains("ten"), "{e}");
         let e = toml_err("[workload\n");
         assert!(e.starts_with("w.toml:1:"), "{e}");
-        let e = toml_err("[config]\nsync = \"sometimes\"\n");
+        let e = toml_err("[config]\nsync_strategy = \"sometimes\"\n");
         assert!(e.contains("sync strategy"), "{e}");
         let e = toml_err("[hardware]\nfsync_latency_ms = \"x\"\n");
         assert!(!e.contains('\n'), "{e}");

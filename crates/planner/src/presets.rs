@@ -69,7 +69,7 @@ fn photo_blobs() -> (Workload, Config) {
     };
     let config = Config {
         vnodes: 4,
-        sync: SyncStrategy::Interval(1000),
+        sync_strategy: SyncStrategy::Interval(1000),
         merge_window: MergeWindow::Hours { start: 0, end: 6 },
         hint_files: true,
         delete_mode: DeleteMode::Keep,
@@ -101,7 +101,7 @@ fn event_tags() -> (Workload, Config) {
     };
     let config = Config {
         vnodes: 8,
-        sync: SyncStrategy::Interval(1000),
+        sync_strategy: SyncStrategy::Interval(1000),
         ..Config::default()
     };
     (workload, config)
@@ -129,7 +129,7 @@ fn idempotency_keys() -> (Workload, Config) {
     };
     let config = Config {
         vnodes: 64,
-        sync: SyncStrategy::Always,
+        sync_strategy: SyncStrategy::Always,
         group_commit: true,
         delete_mode: DeleteMode::Immediate,
         ..Config::default()

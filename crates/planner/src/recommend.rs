@@ -89,7 +89,7 @@ fn throughput(inputs: &Inputs, checks: &[Check]) -> Score {
     let merge_share = merge_hours(checks) / 24.0;
     let demand = write_share + merge_share;
     let bw_headroom = if demand > 0.0 { 1.0 / demand } else { f64::MAX };
-    let fsyncs = match c.sync {
+    let fsyncs = match c.sync_strategy {
         SyncStrategy::None => 0.0,
         SyncStrategy::Interval(ms) => 1000.0 / ms as f64,
         SyncStrategy::Always if c.group_commit => 0.0,
@@ -108,7 +108,7 @@ fn throughput(inputs: &Inputs, checks: &[Check]) -> Score {
         x if x >= 1.0 => 2,
         _ => 1,
     };
-    let group_commit_cost = c.sync == SyncStrategy::Always && c.group_commit;
+    let group_commit_cost = c.sync_strategy == SyncStrategy::Always && c.group_commit;
     if group_commit_cost {
         value = value.saturating_sub(1).max(1);
     }
@@ -139,22 +139,29 @@ fn throughput(inputs: &Inputs, checks: &[Check]) -> Score {
 /// `none` 1.
 fn durability(inputs: &Inputs) -> Score {
     let c = &inputs.config;
-    let value = match c.sync {
+    let value = match c.sync_strategy {
         SyncStrategy::Always => 5,
         SyncStrategy::Interval(ms) if ms <= 100 => 4,
         SyncStrategy::Interval(ms) if ms <= 1000 => 3,
         SyncStrategy::Interval(_) => 2,
         SyncStrategy::None => 1,
     };
-    let window = c.sync.loss_window_ms(inputs.hardware.dirty_expire_secs);
-    Score {
-        value,
-        why: format!(
+    let window = c
+        .sync_strategy
+        .loss_window_ms(inputs.hardware.dirty_expire_secs);
+    let why = if window == 0.0 {
+        format!(
+            "sync {} loses nothing acknowledged on a crash",
+            c.sync_strategy
+        )
+    } else {
+        format!(
             "sync {} loses ≤ {} of acknowledged writes on a crash",
-            c.sync,
+            c.sync_strategy,
             fmt_secs(window / 1000.0)
-        ),
-    }
+        )
+    };
+    Score { value, why }
 }
 
 /// Complexity: 1, plus one for each thing to operate beyond a single store:

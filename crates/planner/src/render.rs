@@ -131,13 +131,13 @@ fn inputs(out: &mut String, report: &Report) {
     );
     let _ = writeln!(
         out,
-        "  config    {} vnodes (max {}) · keydir budget {}/vnode ({} model) · max_file_size {} · sync {}{}",
+        "  config    {} vnodes (max {}) · keydir budget {}/vnode ({} model) · max_file_size {} · sync_strategy {}{}",
         c.vnodes,
         c.max_vnodes,
         fmt_bytes(c.ram_budget_per_vnode.0 as f64),
         c.keydir_model,
         fmt_bytes(c.max_file_size.0 as f64),
-        c.sync,
+        c.sync_strategy,
         if c.group_commit { " + group commit" } else { "" }
     );
     let _ = writeln!(

@@ -105,7 +105,7 @@ max_loss_ms = 1000
 
 [config]
 vnodes = 8
-sync = "none"
+sync_strategy = "none"
 
 [hardware]
 disk_bandwidth = "200MB/s"
@@ -157,7 +157,7 @@ fn malformed_workload_files_are_clear_typed_errors_not_panics() {
         ("type.toml", "[config]\nvnodes = \"four\"\n", "typ"),
         (
             "sync.toml",
-            "[config]\nsync = \"sometimes\"\n",
+            "[config]\nsync_strategy = \"sometimes\"\n",
             "sync strategy",
         ),
         ("section.toml", "[workloads]\nkeys = 1\n", "workloads"),

@@ -99,7 +99,7 @@ fn config() -> impl Strategy<Value = Config> {
             ram_budget_per_vnode: ByteSize(v.1),
             max_vnodes: v.2,
             max_file_size: ByteSize(s.0),
-            sync: s.1,
+            sync_strategy: s.1,
             group_commit: s.2,
             merge_window: s.3,
             frag_merge_trigger: m.0,

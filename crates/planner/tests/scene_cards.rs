@@ -109,7 +109,7 @@ fn idempotency_keys_at_billions_use_an_lsm_at_any_vnode_count() {
 fn one_second_loss_window_with_sync_none_is_a_violation() {
     let report = card("photo-blobs", |i| {
         i.workload.max_loss_ms = Some(1000.0);
-        i.config.sync = SyncStrategy::None;
+        i.config.sync_strategy = SyncStrategy::None;
     });
     let check = report.check(CheckId::SyncStrategy).unwrap();
     assert_eq!(check.verdict, Verdict::Warn);
@@ -123,7 +123,7 @@ fn one_second_loss_window_is_met_by_interval_1000_and_always() {
     for sync in [SyncStrategy::Interval(1000), SyncStrategy::Always] {
         let report = card("photo-blobs", |i| {
             i.workload.max_loss_ms = Some(1000.0);
-            i.config.sync = sync;
+            i.config.sync_strategy = sync;
         });
         let check = report.check(CheckId::SyncStrategy).unwrap();
         assert_eq!(check.verdict, Verdict::Fits, "{sync}: {}", check.summary);

@@ -65,7 +65,7 @@ pub fn check(inputs: &Inputs) -> Check {
     let w = &inputs.workload;
     let c = &inputs.config;
     let h = &inputs.hardware;
-    let strategy = c.sync;
+    let strategy = c.sync_strategy;
     let window = strategy.loss_window_ms(h.dirty_expire_secs);
     let peak = w.peak_write_rate();
     let disk = h.fsyncs_per_sec();
@@ -112,7 +112,7 @@ pub fn check(inputs: &Inputs) -> Check {
     let (mut verdict, summary) = match (w.max_loss_ms, cheapest) {
         (Some(slo), Some(best)) if window > slo => {
             changes.push(KnobChange {
-                knob: "sync".into(),
+                knob: "sync_strategy".into(),
                 from: strategy.to_string(),
                 to: best.to_string(),
                 why: format!(
@@ -223,7 +223,7 @@ mod tests {
 
     fn with_sync(sync: &str, loss_ms: f64) -> Check {
         check(&preset("photo-blobs", |i| {
-            i.config.sync = sync.parse().unwrap();
+            i.config.sync_strategy = sync.parse().unwrap();
             i.workload.max_loss_ms = Some(loss_ms);
         }))
     }
@@ -233,7 +233,7 @@ mod tests {
         let c = with_sync("none", 1000.0);
         assert_eq!(c.verdict, Verdict::Warn);
         assert!(c.summary.contains("violates"), "{}", c.summary);
-        assert_eq!(c.changes[0].knob, "sync");
+        assert_eq!(c.changes[0].knob, "sync_strategy");
         assert_eq!(c.changes[0].to, "interval:1000");
     }
 
