@@ -32,10 +32,10 @@ pub struct Entry {
 /// Engine reads plus a write overlay; see the module docs.
 pub struct Keyspace<'a> {
     db: &'a Bitcask,
-    /// Keys written in this group: `Some` is the new live entry, `None` a delete.
+    /// Keys written in this group: `Some` is the new live entry, `None` a
+    /// delete. Only the last write of each key reaches the engine: a pipeline
+    /// that sets one key 16 times appends one record, not 16.
     overlay: HashMap<Bytes, Option<Entry>>,
-    /// The same writes, in order, ready for the engine.
-    batch: WriteBatch,
     /// Set when committing part of the group failed (only `FLUSHDB` commits
     /// mid-group); every later write in the group is refused.
     failed: Option<String>,
@@ -50,7 +50,6 @@ impl<'a> Keyspace<'a> {
         Keyspace {
             db,
             overlay: HashMap::new(),
-            batch: WriteBatch::new(),
             failed: None,
             wrote: false,
         }
@@ -108,7 +107,6 @@ impl<'a> Keyspace<'a> {
             return Err(Frame::error("ERR string exceeds maximum allowed size"));
         }
         self.wrote = true;
-        self.batch.put_with_expiry(key, &value, expiry);
         self.overlay
             .insert(key.clone(), Some(Entry { value, expiry }));
         Ok(())
@@ -122,7 +120,6 @@ impl<'a> Keyspace<'a> {
         let live = self.exists(key);
         if live {
             self.wrote = true;
-            self.batch.delete(key);
             self.overlay.insert(key.clone(), None);
         }
         Ok(live)
@@ -160,17 +157,31 @@ impl<'a> Keyspace<'a> {
         self.wrote
     }
 
+    /// How many distinct keys this group has written so far.
+    pub fn pending_keys(&self) -> usize {
+        self.overlay.len()
+    }
+
     /// Applies the pending writes as one atomic engine batch. On failure the
     /// error text is returned (and latched for the rest of the group).
     pub fn commit(&mut self, durability: Durability) -> Result<(), String> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        if self.batch.is_empty() {
+        if self.overlay.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::replace(&mut self.batch, WriteBatch::new());
-        self.overlay.clear();
+        let mut batch = WriteBatch::new();
+        for (key, slot) in self.overlay.drain() {
+            match slot {
+                Some(e) => {
+                    batch.put_with_expiry(&key, &e.value, e.expiry);
+                }
+                None => {
+                    batch.delete(&key);
+                }
+            }
+        }
         self.db.write_batch_with(&batch, durability).map_err(|e| {
             let msg = format!("ERR {e}");
             self.failed = Some(msg.clone());

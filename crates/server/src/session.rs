@@ -435,6 +435,15 @@ impl Session {
 
 /// Executes read-only items against the engine directly.
 fn run_read_batch(shared: &Shared, items: Vec<Item>) -> Vec<Frame> {
+    let multi_key = items
+        .iter()
+        .any(|i| matches!(i, Item::One(c) if c.reads_many_keys()));
+    let _gate = multi_key.then(|| {
+        shared
+            .commit_gate
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    });
     let mut ks = Keyspace::new(&shared.db);
     writer::execute(
         items,

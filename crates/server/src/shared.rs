@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -38,6 +38,14 @@ pub struct Shared {
     /// Set while a merge started by `MERGE`/`BGREWRITEAOF` runs, so a second
     /// request gets Redis's "already in progress" error instead of a queue.
     pub merge_running: AtomicBool,
+    /// Makes a multi-key commit look atomic to multi-key reads. The engine
+    /// applies a batch to its keydir one key at a time, so an `MGET a b` running
+    /// inline during the commit of `MULTI; INCR a; INCR b; EXEC` could see one
+    /// increment and not the other. The writer holds this exclusively while it
+    /// commits a group of more than one key; `MGET`/`EXISTS` of several keys
+    /// hold it shared. Single-key reads never touch it. A std lock: it is only
+    /// taken in synchronous code, never across an `.await`.
+    pub commit_gate: RwLock<()>,
     /// Woken by the `SHUTDOWN` command; [`crate::run`] waits on it next to the
     /// caller's shutdown future.
     pub shutdown_requested: Notify,
@@ -91,6 +99,7 @@ impl Shared {
             next_client_id: AtomicU64::new(1),
             stats: Counters::default(),
             merge_running: AtomicBool::new(false),
+            commit_gate: RwLock::new(()),
             shutdown_requested: Notify::new(),
         }
     }

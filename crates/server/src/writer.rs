@@ -23,7 +23,7 @@
 //! `always`, on disk), so an acknowledged write is never lost.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::thread::JoinHandle;
 
 use ccbitcask_engine::{Durability, SyncPolicy};
@@ -159,7 +159,15 @@ fn run_group(
         };
         replies.push(execute(items, &mut ctx));
     }
-    let mut failure = ks.commit(durability).err();
+    let mut failure = {
+        let _gate = (ks.pending_keys() > 1).then(|| {
+            shared
+                .commit_gate
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+        });
+        ks.commit(durability).err()
+    };
     if failure.is_none() && always && ks.wrote() {
         if let Err(e) = shared.db.sync() {
             failure = Some(format!("ERR {e}"));

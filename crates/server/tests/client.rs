@@ -93,8 +93,7 @@ fn resp3_hello_reply_is_a_map_with_proto_3() {
 
 #[test]
 fn resp3_with_password() {
-    let mut cfg = ccbitcask_server::ServerConfig::default();
-    cfg.requirepass = Some("pw".into());
+    let cfg = common::with_password("pw");
     let s = TestServer::with_config(cfg);
     let url = format!("redis://:pw@{}/?protocol=resp3", s.addr);
     let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();

@@ -340,8 +340,7 @@ fn keyspace_command_errors() {
 
 #[test]
 fn auth_and_hello_auth() {
-    let mut cfg = ccbitcask_server::ServerConfig::default();
-    cfg.requirepass = Some("sekret".into());
+    let cfg = common::with_password("sekret");
     let s = TestServer::with_config(cfg);
     let mut c = s.raw();
     c.roundtrip(b"GET a\r\n", b"-NOAUTH Authentication required.\r\n");

@@ -48,6 +48,14 @@ impl GetCmd {
         })
     }
 
+    /// Keys this command reads.
+    pub(super) fn key_count(&self) -> usize {
+        match self {
+            GetCmd::MGet(keys) => keys.len(),
+            _ => 1,
+        }
+    }
+
     pub(super) fn exec(self, ctx: &mut Ctx<'_, '_>) -> Frame {
         reply(self.run(ctx))
     }

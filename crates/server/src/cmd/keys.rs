@@ -68,6 +68,14 @@ impl KeysCmd {
         })
     }
 
+    /// Keys this command reads or writes by name.
+    pub(super) fn key_count(&self) -> usize {
+        match self {
+            KeysCmd::Del(keys) | KeysCmd::Exists(keys) => keys.len(),
+            _ => 1,
+        }
+    }
+
     pub(super) fn exec(self, ctx: &mut Ctx<'_, '_>) -> Frame {
         reply(self.run(ctx))
     }

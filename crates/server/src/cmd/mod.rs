@@ -178,6 +178,16 @@ impl Command {
         })
     }
 
+    /// Does this read look at several keys at once (and so needs the
+    /// commit gate to see other clients' transactions all or nothing)?
+    pub fn reads_many_keys(&self) -> bool {
+        match self {
+            Command::Get(c) => c.key_count() > 1,
+            Command::Keys(c) => c.key_count() > 1,
+            _ => false,
+        }
+    }
+
     /// Step 3 for data commands: run against the keyspace.
     pub fn exec(self, ctx: &mut Ctx<'_, '_>) -> Frame {
         let reply = match self {

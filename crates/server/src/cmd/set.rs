@@ -61,7 +61,7 @@ pub enum SetCmd {
 impl SetCmd {
     pub(super) fn parse(name: &'static str, a: &mut Args) -> Result<SetCmd, Frame> {
         if name == "mset" || name == "msetnx" {
-            if a.remaining() % 2 != 0 {
+            if a.remaining() & 1 == 1 {
                 return Err(crate::frame::err_arity(name));
             }
             let mut pairs = Vec::with_capacity(a.remaining() / 2);

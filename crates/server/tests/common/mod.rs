@@ -212,3 +212,11 @@ pub fn always() -> ServerConfig {
         ..ServerConfig::default()
     }
 }
+
+/// Default settings plus `requirepass`.
+pub fn with_password(pw: &str) -> ServerConfig {
+    ServerConfig {
+        requirepass: Some(pw.to_owned()),
+        ..ServerConfig::default()
+    }
+}
