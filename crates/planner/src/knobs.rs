@@ -148,6 +148,15 @@ macro_rules! knobs {
         }
 
         impl $flags {
+            /// Sets the flag of the knob named `knob` (as spelled in files) to
+            /// `value`; false if no knob of this struct has that name.
+            pub fn set(&mut self, knob: &str, value: &str) -> bool {
+                match knob {
+                    $( stringify!($field) => { self.$field = Some(value.to_string()); true } )*
+                    _ => false,
+                }
+            }
+
             /// Parses every flag given into a patch; the first bad value is a
             /// usage error naming its flag.
             pub fn to_patch(&self) -> Result<$patch, $crate::error::PlanError> {

@@ -12,9 +12,11 @@
 //! number.
 
 use crate::checks::{Check, Details, KnobChange, Verdict};
-use crate::config::{MergeWindow, SyncStrategy};
+use crate::config::{ConfigFlags, MergeWindow, SyncStrategy};
+use crate::hardware::HardwareFlags;
 use crate::model::Inputs;
 use crate::units::{fmt_bytes, fmt_pct, fmt_rate, fmt_secs};
+use crate::workload::WorkloadFlags;
 use serde::{Deserialize, Serialize};
 
 /// One trade-off score.
@@ -47,6 +49,15 @@ pub enum Engine {
     Lsm,
 }
 
+/// What the plan looks like once the suggested changes are applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AfterChanges {
+    /// The verdict of the changed configuration.
+    pub verdict: Verdict,
+    /// Summaries of the checks (and cross-cutting warnings) that still do not fit.
+    pub remaining: Vec<String>,
+}
+
 /// The final recommendation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recommendation {
@@ -58,6 +69,48 @@ pub struct Recommendation {
     pub reasons: Vec<String>,
     /// Knob changes that turn the warnings into fits (empty for an LSM).
     pub changes: Vec<KnobChange>,
+    /// The plan re-run with every change applied, since one change can
+    /// disturb another check (more vnodes, more open files); `None` when
+    /// there are no changes.
+    pub after_changes: Option<AfterChanges>,
+}
+
+/// `inputs` with every change applied, through the same parsers as flags;
+/// `None` if a change names no knob or yields invalid inputs.
+pub fn apply_changes(inputs: &Inputs, changes: &[KnobChange]) -> Option<Inputs> {
+    let mut w = WorkloadFlags::default();
+    let mut c = ConfigFlags::default();
+    let mut h = HardwareFlags::default();
+    for change in changes {
+        let (knob, to) = (change.knob.as_str(), change.to.as_str());
+        if !(w.set(knob, to) || c.set(knob, to) || h.set(knob, to)) {
+            return None;
+        }
+    }
+    let mut out = inputs.clone();
+    w.to_patch().ok()?.apply(&mut out.workload);
+    c.to_patch().ok()?.apply(&mut out.config);
+    h.to_patch().ok()?.apply(&mut out.hardware);
+    out.validate().ok()?;
+    Some(out)
+}
+
+/// Re-runs the checks on `inputs` with `changes` applied.
+pub fn after_changes(inputs: &Inputs, changes: &[KnobChange]) -> Option<AfterChanges> {
+    if changes.is_empty() {
+        return None;
+    }
+    let changed = apply_changes(inputs, changes)?;
+    let checks = crate::checks::run_all(&changed);
+    let cross = cross_warnings(&changed, &checks);
+    let verdict = overall(&checks, &cross);
+    let mut remaining: Vec<String> = checks
+        .iter()
+        .filter(|c| c.verdict != Verdict::Fits)
+        .map(|c| c.summary.clone())
+        .collect();
+    remaining.extend(cross);
+    Some(AfterChanges { verdict, remaining })
 }
 
 /// Milliseconds one uncached read takes: a seek plus the value at bandwidth.
@@ -252,6 +305,7 @@ pub fn recommend(inputs: &Inputs, checks: &[Check], verdict: Verdict) -> Recomme
             headline: format!("use an LSM (LevelDB/RocksDB) — {}", lessons.join(", ")),
             reasons,
             changes: Vec::new(),
+            after_changes: None,
         };
     }
     let w = &inputs.workload;
@@ -293,6 +347,7 @@ pub fn recommend(inputs: &Inputs, checks: &[Check], verdict: Verdict) -> Recomme
         engine: Engine::Bitcask,
         headline,
         reasons,
+        after_changes: after_changes(inputs, &changes),
         changes,
     }
 }
@@ -344,6 +399,33 @@ mod tests {
         let checks = run_all(&inputs);
         let r = recommend(&inputs, &checks, Verdict::Fits);
         assert_eq!(r.engine, Engine::Bitcask);
+    }
+
+    #[test]
+    fn suggested_changes_are_replanned() {
+        let inputs = preset("photo-blobs", |i| {
+            i.config.vnodes = 1;
+            i.config.sync_strategy = SyncStrategy::None;
+        });
+        let checks = run_all(&inputs);
+        let r = recommend(&inputs, &checks, Verdict::Warn);
+        let knobs: Vec<&str> = r.changes.iter().map(|c| c.knob.as_str()).collect();
+        assert!(
+            knobs.contains(&"vnodes") && knobs.contains(&"sync_strategy"),
+            "{knobs:?}"
+        );
+        let changed = apply_changes(&inputs, &r.changes).unwrap();
+        assert_eq!(changed.config.vnodes, 3);
+        assert_eq!(changed.config.sync_strategy, SyncStrategy::Interval(1000));
+        let after = r.after_changes.unwrap();
+        assert!(after.verdict <= Verdict::Warn);
+        let unknown = KnobChange {
+            knob: "warp_drive".into(),
+            from: "off".into(),
+            to: "on".into(),
+            why: String::new(),
+        };
+        assert!(apply_changes(&inputs, &[unknown]).is_none());
     }
 
     #[test]

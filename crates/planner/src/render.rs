@@ -66,6 +66,16 @@ pub fn text(report: &Report) -> String {
             change.knob, change.from, change.to, change.why
         );
     }
+    if let Some(after) = &r.after_changes {
+        let _ = writeln!(
+            out,
+            "  after   these changes the plan {}",
+            after_text(after.verdict)
+        );
+        for line in &after.remaining {
+            let _ = writeln!(out, "          still: {line}");
+        }
+    }
     let _ = writeln!(
         out,
         "\nexit status {} ({})",
@@ -89,6 +99,14 @@ fn exit_meaning(v: Verdict) -> &'static str {
         Verdict::Fits => "fits",
         Verdict::Warn => "warn: Bitcask with changes",
         Verdict::Reject => "reject: use an LSM",
+    }
+}
+
+fn after_text(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Fits => "fits",
+        Verdict::Warn => "still warns",
+        Verdict::Reject => "rejects",
     }
 }
 

@@ -144,8 +144,9 @@ pub fn check(inputs: &Inputs) -> Check {
         fmt_bytes(bw)
     ));
     let files = format!(
-        "{} data files/vnode ({} at merge trigger) → {} open files {} limit {}",
+        "{} data file{}/vnode ({} at merge trigger) → {} open files {} limit {}",
         fmt_thousands(files_live),
+        if files_live == 1 { "" } else { "s" },
         fmt_thousands(files_peak),
         fmt_thousands(needed),
         if needed <= limit { "≤" } else { ">" },
