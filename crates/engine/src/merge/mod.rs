@@ -315,17 +315,35 @@ fn commit(inner: &Inner, inputs: &[Arc<DataFile>]) -> Result<()> {
     let dir = &inner.opts.dir;
     let ids: Vec<u32> = inputs.iter().map(|f| f.id).collect();
     let manifest_path = dir.join(fs::MERGE_MANIFEST);
-    hintfile::write_atomically(fsys, dir, &manifest_path, &manifest::encode(&ids))?;
+    // Past the rename inside `write_atomically`, the merge is committed on disk: the next
+    // open deletes the inputs. A failure from there on must latch the handle, or a later
+    // merge in this process could overwrite the manifest and leave these inputs on disk,
+    // unlisted, to be loaded again at the next open (resurrecting keys whose tombstones
+    // that later merge dropped). Reopening finishes the commit.
+    hintfile::write_atomically(fsys, dir, &manifest_path, &manifest::encode(&ids)).map_err(|e| {
+        if fsys.open(&manifest_path, crate::vfs::OpenMode::Read).is_ok() {
+            inner.poison(e)
+        } else {
+            e
+        }
+    })?;
+    finish_commit(inner, &ids, &manifest_path).map_err(|e| inner.poison(e))
+}
+
+/// Step 4: retire the inputs of a committed merge.
+fn finish_commit(inner: &Inner, ids: &[u32], manifest_path: &std::path::Path) -> Result<()> {
+    let fsys = inner.opts.fs.as_ref();
+    let dir = &inner.opts.dir;
     {
         let mut files = inner
             .files
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for id in &ids {
+        for id in ids {
             files.remove(id);
         }
     }
-    for id in &ids {
+    for id in ids {
         for p in [fs::hint_path(dir, *id), fs::data_path(dir, *id)] {
             match fsys.remove(&p) {
                 Ok(()) => {}
@@ -336,8 +354,8 @@ fn commit(inner: &Inner, inputs: &[Arc<DataFile>]) -> Result<()> {
     }
     fsys.sync_dir(dir)
         .map_err(|e| Error::io("fsync directory", dir, e))?;
-    fsys.remove(&manifest_path)
-        .map_err(|e| Error::io("remove", &manifest_path, e))?;
+    fsys.remove(manifest_path)
+        .map_err(|e| Error::io("remove", manifest_path, e))?;
     fsys.sync_dir(dir)
         .map_err(|e| Error::io("fsync directory", dir, e))
 }

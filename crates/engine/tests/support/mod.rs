@@ -158,6 +158,8 @@ struct FaultState {
     /// A short write happened; the next write fails.
     pending_enospc: bool,
     log: Vec<(OpKind, PathBuf)>,
+    /// Creating a file whose name ends with this sleeps first (slow-disk races).
+    delay: Option<(String, std::time::Duration)>,
 }
 
 /// [`StdFs`] (or any [`Vfs`]) with one injected fault.
@@ -235,6 +237,11 @@ impl FaultyFs {
     pub fn disarm(&self) {
         let mut s = self.lock();
         *s = FaultState::default();
+    }
+
+    /// Makes every create of a file whose name ends with `suffix` take `d` longer.
+    pub fn delay_creates(&self, suffix: &str, d: std::time::Duration) {
+        self.lock().delay = Some((suffix.to_owned(), d));
     }
 
     /// Whether the armed fault has fired.
@@ -348,6 +355,12 @@ impl Vfs for FaultyFs {
     }
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn VfsFile>> {
         if mode == OpenMode::CreateNew {
+            let delay = self.lock().delay.clone();
+            if let Some((suffix, d)) = delay {
+                if path.to_string_lossy().ends_with(&suffix) {
+                    std::thread::sleep(d);
+                }
+            }
             if let Verdict::Fail(e) = self.check(OpKind::Create, path) {
                 return Err(e);
             }
@@ -684,4 +697,120 @@ impl Vfs for SimFs {
 /// (recovery checks the real `Path::exists` only when the directory is missing).
 pub fn sim_dir() -> PathBuf {
     PathBuf::from("/nonexistent-ccbitcask-sim/db")
+}
+
+// ---------------------------------------------------------------------------------------
+// The model
+// ---------------------------------------------------------------------------------------
+
+/// What the database should hold: key -> (value, expiry in ms).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Model {
+    pub map: BTreeMap<Vec<u8>, (Vec<u8>, Option<u64>)>,
+}
+
+impl Model {
+    pub fn put(&mut self, k: &[u8], v: &[u8], expiry: Option<u64>) {
+        self.map.insert(k.to_vec(), (v.to_vec(), expiry));
+    }
+    pub fn delete(&mut self, k: &[u8]) {
+        self.map.remove(k);
+    }
+    /// Live, unexpired entries at `now`.
+    pub fn live(&self, now: u64) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        self.map
+            .iter()
+            .filter(|(_, (_, e))| e.is_none_or(|at| at > now))
+            .map(|(k, (v, _))| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+/// Opens `dir` on `fs` with tiny files, no automatic merge, and the given clock.
+pub fn open_tiny(
+    dir: &Path,
+    fs: Arc<dyn Vfs>,
+    clock: Arc<ManualClock>,
+    max_file_size: u64,
+    sync: ccbitcask_engine::SyncPolicy,
+) -> ccbitcask_engine::Result<Bitcask> {
+    Bitcask::builder(dir)
+        .vfs(fs)
+        .clock(clock)
+        .max_file_size(max_file_size)
+        .sync(sync)
+        .merge_options(ccbitcask_engine::MergeOptions {
+            auto: false,
+            ..ccbitcask_engine::MergeOptions::default()
+        })
+        .open()
+}
+
+/// A deterministic history with overwrites, deletes, a batch and TTLs (some expired by
+/// the end) over many small files; applied to `db` and `model` alike.
+pub fn populate(db: &Bitcask, model: &mut Model, clock: &ManualClock) {
+    for round in 0..4u32 {
+        for i in 0..30u32 {
+            let k = format!("key{i:02}");
+            let v = format!("value-{i}-round-{round}");
+            db.put(k.as_bytes(), v.as_bytes()).unwrap();
+            model.put(k.as_bytes(), v.as_bytes(), None);
+        }
+        for i in (round..30).step_by(7) {
+            let k = format!("key{i:02}");
+            db.delete(k.as_bytes()).unwrap();
+            model.delete(k.as_bytes());
+        }
+    }
+    let mut b = ccbitcask_engine::WriteBatch::new();
+    b.put("batch-a", "A")
+        .delete("key05")
+        .put("key06", "batched-6");
+    db.write_batch(&b).unwrap();
+    model.put(b"batch-a", b"A", None);
+    model.delete(b"key05");
+    model.put(b"key06", b"batched-6", None);
+    // TTLs: one far in the future, and overwrites of live keys that then expire, which
+    // must keep hiding the older values (they act as deletes).
+    let now = clock.now();
+    db.put_with_expiry(b"ttl-long", b"long", Some(now + 3_600_000))
+        .unwrap();
+    model.put(b"ttl-long", b"long", Some(now + 3_600_000));
+    for k in ["key10", "key11", "key12"] {
+        db.put_with_expiry(k.as_bytes(), b"short", Some(now + 1_000))
+            .unwrap();
+        model.put(k.as_bytes(), b"short", Some(now + 1_000));
+    }
+    for i in 0..30u32 {
+        let k = format!("tail{i:02}");
+        db.put(k.as_bytes(), b"tail-value").unwrap();
+        model.put(k.as_bytes(), b"tail-value", None);
+    }
+    clock.advance(5_000);
+}
+
+/// A readable difference between two states (empty if equal).
+pub fn diff(got: &BTreeMap<Vec<u8>, Vec<u8>>, want: &BTreeMap<Vec<u8>, Vec<u8>>) -> String {
+    let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let mut out = Vec::new();
+    for (k, v) in got {
+        match want.get(k) {
+            None => out.push(format!("extra {}={}", s(k), s(v))),
+            Some(w) if w != v => out.push(format!("{}: got {} want {}", s(k), s(v), s(w))),
+            Some(_) => {}
+        }
+    }
+    for (k, w) in want {
+        if !got.contains_key(k) {
+            out.push(format!("missing {}={}", s(k), s(w)));
+        }
+    }
+    out.join("; ")
+}
+
+/// Panics with a readable difference unless `db` holds exactly the model's live state.
+pub fn assert_model(db: &Bitcask, model: &Model, now: u64, what: &str) {
+    let got = dump(db);
+    let want = model.live(now);
+    assert!(got == want, "{what}: {}", diff(&got, &want));
 }
