@@ -1,0 +1,210 @@
+//! The raw baselines the engine is held against, and the filesystem helpers the
+//! workloads share.
+//!
+//! - [`write_loop`]: one `write()` syscall per record, the ceiling for an append-only
+//!   `put` that reaches the page cache on every call.
+//! - [`pread_loop`]: one `pread` per record at a random record offset, the ceiling for
+//!   a `get` that is one positioned read.
+//! - [`dd_fdatasync`]: `dd bs=1M conv=fdatasync` of a file of random bytes, the disk's
+//!   sequential write bandwidth that merge throughput is compared with.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::workload::{key_into, Rng, Values};
+
+/// Appends `n` records of `record_len` bytes to `path`, one `write()` each. Each record
+/// is assembled from the same key and value the engine gets (key, value, zero padding
+/// standing in for the engine's header), so the loop pays the same copies.
+pub fn write_loop(
+    path: &Path,
+    n: u64,
+    key_size: usize,
+    values: &Values,
+    record_len: usize,
+) -> Result<Duration> {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("create {}", path.display()))?;
+    let mut key = Vec::with_capacity(key_size);
+    let mut record = vec![0u8; record_len.max(key_size + values.size())];
+    let body = key_size + values.size();
+    let start = Instant::now();
+    for i in 0..n {
+        key_into(i, key_size, &mut key);
+        record[..key_size].copy_from_slice(&key);
+        record[key_size..body].copy_from_slice(values.get(i, 0));
+        // `write_all` is one `write()` here: regular files take the whole buffer.
+        file.write_all(&record[..record_len])?;
+    }
+    Ok(start.elapsed())
+}
+
+/// `n` random `pread`s of `record_len` bytes from a file of `records` records.
+pub fn pread_loop(
+    path: &Path,
+    records: u64,
+    n: u64,
+    record_len: usize,
+    seed: u64,
+) -> Result<Duration> {
+    let file = File::open(path).with_context(|| format!("open {}", path.display()))?;
+    let mut buf = vec![0u8; record_len];
+    let mut rng = Rng::new(seed);
+    let mut checksum = 0u64;
+    let start = Instant::now();
+    for _ in 0..n {
+        let idx = rng.below(records);
+        file.read_exact_at(&mut buf, idx * record_len as u64)?;
+        checksum = checksum.wrapping_add(u64::from(buf[0]));
+    }
+    let elapsed = start.elapsed();
+    std::hint::black_box(checksum);
+    Ok(elapsed)
+}
+
+/// Writes `len` random bytes to `src` (once per run; not timed).
+pub fn random_file(src: &Path, len: u64) -> Result<()> {
+    let mut file = File::create(src).with_context(|| format!("create {}", src.display()))?;
+    let mut rng = Rng::new(0x5EED);
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut left = len;
+    while left > 0 {
+        for word in chunk.chunks_mut(8) {
+            word.copy_from_slice(&rng.next_u64().to_le_bytes());
+        }
+        let take = left.min(chunk.len() as u64) as usize;
+        file.write_all(&chunk[..take])?;
+        left -= take as u64;
+    }
+    file.sync_all()?;
+    Ok(())
+}
+
+/// Times `dd if=src of=dst bs=1M conv=fdatasync`, then removes `dst`.
+pub fn dd_fdatasync(src: &Path, dst: &Path) -> Result<Duration> {
+    let start = Instant::now();
+    let out = Command::new("dd")
+        .arg(format!("if={}", src.display()))
+        .arg(format!("of={}", dst.display()))
+        .args(["bs=1M", "conv=fdatasync", "status=none"])
+        .output()
+        .context("run dd")?;
+    let elapsed = start.elapsed();
+    if !out.status.success() {
+        bail!("dd failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    fs::remove_file(dst)?;
+    Ok(elapsed)
+}
+
+/// Disk usage of a directory tree: (allocated bytes as `du` counts them, apparent bytes).
+pub fn disk_usage(dir: &Path) -> Result<(u64, u64)> {
+    let mut allocated = 0;
+    let mut apparent = 0;
+    for entry in fs::read_dir(dir).with_context(|| format!("read {}", dir.display()))? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        if meta.is_dir() {
+            let (a, b) = disk_usage(&entry.path())?;
+            allocated += a;
+            apparent += b;
+        } else {
+            allocated += meta.blocks() * 512;
+            apparent += meta.len();
+        }
+    }
+    Ok((allocated, apparent))
+}
+
+/// Total apparent size of the files in `dir` whose name ends with `suffix`.
+pub fn bytes_with_suffix(dir: &Path, suffix: &str) -> Result<u64> {
+    let mut total = 0;
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().ends_with(suffix) {
+            total += entry.metadata()?.len();
+        }
+    }
+    Ok(total)
+}
+
+/// Clones a closed ccbitcask directory into `dst` cheaply: files that are never
+/// modified in place (sealed data files and hint files) are hard-linked; the newest
+/// file of each kind (the active data file, which a writable open may append to) and
+/// small files (lock, markers) are copied. With `skip_suffix`, files ending in it
+/// (hint files) are left out, which forces a full scan at open.
+pub fn clone_db(src: &Path, dst: &Path, skip_suffix: Option<&str>) -> Result<()> {
+    fs::create_dir_all(dst)?;
+    let mut names: Vec<String> = fs::read_dir(src)?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<std::io::Result<_>>()?;
+    names.sort();
+    let ext = |n: &str| {
+        n.rsplit_once('.')
+            .map(|(_, e)| e.to_owned())
+            .unwrap_or_default()
+    };
+    for (idx, name) in names.iter().enumerate() {
+        if skip_suffix.is_some_and(|s| name.ends_with(s)) {
+            continue;
+        }
+        let from = src.join(name);
+        let to = dst.join(name);
+        let meta = fs::metadata(&from)?;
+        if meta.is_dir() {
+            continue;
+        }
+        let newest_of_kind = !names[idx + 1..].iter().any(|later| ext(later) == ext(name));
+        if newest_of_kind || meta.len() < (1 << 20) {
+            fs::copy(&from, &to)?;
+        } else {
+            fs::hard_link(&from, &to)?;
+        }
+    }
+    Ok(())
+}
+
+/// Drops the page cache (root only); a no-op returning `false` when not permitted.
+pub fn drop_caches() -> bool {
+    let synced = Command::new("sync").status().is_ok_and(|s| s.success());
+    synced && fs::write("/proc/sys/vm/drop_caches", "3\n").is_ok()
+}
+
+/// The process's peak resident set (`VmHWM`) in bytes, from `/proc/self/status`.
+pub fn peak_rss() -> Result<u64> {
+    let status = fs::read_to_string("/proc/self/status")?;
+    for line in status.lines() {
+        if let Some(rest) = line.strip_prefix("VmHWM:") {
+            let kib: u64 = rest.trim().trim_end_matches("kB").trim().parse()?;
+            return Ok(kib * 1024);
+        }
+    }
+    bail!("no VmHWM line in /proc/self/status")
+}
+
+/// A fresh, empty directory at `path` (removed first if present).
+pub fn fresh_dir(path: &Path) -> Result<()> {
+    if path.exists() {
+        fs::remove_dir_all(path).with_context(|| format!("remove {}", path.display()))?;
+    }
+    fs::create_dir_all(path).with_context(|| format!("create {}", path.display()))?;
+    Ok(())
+}
+
+/// Removes a directory tree if present.
+pub fn remove_dir(path: &Path) -> Result<()> {
+    if path.exists() {
+        fs::remove_dir_all(path).with_context(|| format!("remove {}", path.display()))?;
+    }
+    Ok(())
+}
