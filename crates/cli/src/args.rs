@@ -18,16 +18,23 @@ pub struct Cli {
     )]
     pub db: PathBuf,
 
-    /// Seal the active file and start a new one at this size (accepts K, M, G suffixes).
-    #[arg(long, global = true, value_parser = parse_size, value_name = "SIZE")]
-    pub max_file_size: Option<u64>,
-
-    /// Durability: none, always, or interval:MS.
-    #[arg(long, global = true, value_parser = parse_sync, value_name = "POLICY")]
-    pub sync: Option<SyncPolicy>,
-
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Options of the commands that write. (Not global: `plan` has knobs of the same names
+/// that describe a hypothetical configuration, not this database.)
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct EngineOpts {
+    /// Seal the active file and start a new one at this size (accepts K, M, G suffixes)
+    /// [default: 2G].
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    pub max_file_size: Option<u64>,
+
+    /// Durability: none, always, or interval:MS [default: none for set/del/merge, which
+    /// fsync on exit anyway; interval:1000 for serve].
+    #[arg(long, value_parser = parse_sync, value_name = "POLICY")]
+    pub sync: Option<SyncPolicy>,
 }
 
 const EXIT_CODES: &str = "Exit codes: 0 ok, 1 failure, 2 usage, 3 locked, 4 I/O error, \
@@ -47,11 +54,15 @@ pub enum Command {
         key: OsString,
         /// The value, or `-` for stdin.
         value: OsString,
+        #[command(flatten)]
+        opts: EngineOpts,
     },
     /// Delete KEY.
     Del {
         /// The key.
         key: OsString,
+        #[command(flatten)]
+        opts: EngineOpts,
     },
     /// List keys, optionally only those matching a Redis-style GLOB.
     Keys {
@@ -71,11 +82,18 @@ pub enum Command {
         /// Only list the files that would be merged, and why.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        opts: EngineOpts,
     },
     /// Serve the database over the Redis protocol.
-    Serve(ccbitcask_server::ServeArgs),
+    Serve {
+        #[command(flatten)]
+        opts: EngineOpts,
+        #[command(flatten)]
+        args: ccbitcask_server::ServeArgs,
+    },
     /// Check a workload against Bitcask's limits (scene 08 of the design course).
-    Plan(ccbitcask_planner::cli::PlanArgs),
+    Plan(Box<ccbitcask_planner::cli::PlanArgs>),
 }
 
 fn parse_sync(s: &str) -> Result<SyncPolicy, String> {

@@ -45,19 +45,24 @@ fn init_logging() {
 }
 
 fn run(cli: Cli) -> i32 {
+    let db = &cli.db;
     let result = match cli.command {
-        Command::Get { ref key } => cmd::kv::get(&cli, key),
-        Command::Set { ref key, ref value } => cmd::kv::set(&cli, key, value),
-        Command::Del { ref key } => cmd::kv::del(&cli, key),
-        Command::Keys { ref glob } => cmd::kv::keys(&cli, glob.as_deref()),
-        Command::Stats { json } => cmd::stats::run(&cli, json),
-        Command::Check => cmd::check::run(&cli),
-        Command::Merge { dry_run } => cmd::merge::run(&cli, dry_run),
-        Command::Serve(mut args) => {
-            args.sync = cli.sync.or(args.sync);
+        Command::Get { ref key } => cmd::kv::get(db, key),
+        Command::Set {
+            ref key,
+            ref value,
+            ref opts,
+        } => cmd::kv::set(db, opts, key, value),
+        Command::Del { ref key, ref opts } => cmd::kv::del(db, opts, key),
+        Command::Keys { ref glob } => cmd::kv::keys(db, glob.as_deref()),
+        Command::Stats { json } => cmd::stats::run(db, json),
+        Command::Check => cmd::check::run(db),
+        Command::Merge { dry_run, ref opts } => cmd::merge::run(db, opts, dry_run),
+        Command::Serve { opts, mut args } => {
+            args.sync = opts.sync.or(args.sync);
             return ccbitcask_server::main(args, cli.db);
         }
-        Command::Plan(args) => return ccbitcask_planner::cli::run(args),
+        Command::Plan(args) => return ccbitcask_planner::cli::run(*args),
     };
     match result {
         Ok(code) => code,

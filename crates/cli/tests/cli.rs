@@ -59,9 +59,9 @@ fn default_db_long_flag_and_many_files_then_merge() {
     for i in 0..40 {
         let k = format!("key{i}");
         let v = format!("value{i}");
-        run!(d, 0, ["--max-file-size", "256", "set", &k, &v]);
+        run!(d, 0, ["set", &k, &v, "--max-file-size", "256"]);
     }
-    run!(d, 0, ["--max-file-size", "256", "set", "key3", "three"]);
+    run!(d, 0, ["set", "--max-file-size", "256", "key3", "three"]);
     assert_eq!(stdout(&run!(d, 0, ["get", "key3"])), "three\n");
     assert_eq!(
         stdout(&run!(d, 0, ["--db", "./database", "get", "key39"])),
@@ -120,8 +120,21 @@ fn errors_are_one_line_with_documented_codes() {
     let o = run!(d, 2, ["set", "onlykey"]);
     assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"));
     run!(d, 2, ["frobnicate"]);
-    run!(d, 2, ["--sync", "sometimes", "get", "k"]);
-    run!(d, 2, ["--max-file-size", "lots", "get", "k"]);
+    run!(d, 2, ["set", "k", "v", "--sync", "sometimes"]);
+    run!(d, 2, ["set", "k", "v", "--max-file-size", "lots"]);
+    run!(
+        d,
+        0,
+        [
+            "set",
+            "k",
+            "v",
+            "--sync",
+            "always",
+            "--max-file-size",
+            "64K"
+        ]
+    );
     // A key over the limit: invalid input, nothing written.
     let big = "k".repeat(70_000);
     let o = run!(d, 5, ["set", &big, "v"]);
@@ -159,11 +172,11 @@ fn check_reports_corruption_with_file_and_offset() {
             d,
             0,
             [
-                "--max-file-size",
-                "200",
                 "set",
                 &format!("k{i}"),
-                "some value here"
+                "some value here",
+                "--max-file-size",
+                "200"
             ]
         );
     }
@@ -180,4 +193,33 @@ fn check_reports_corruption_with_file_and_offset() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("file 1 at offset 16"));
     assert_eq!(stdout(&o), "");
     assert_eq!(stdout(&run!(d, 0, ["get", "k29"])), "some value here\n");
+}
+
+#[test]
+fn plan_is_wired_in_with_its_own_flags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let o = ccbitcask(d, &["plan", "event-tags"]);
+    assert_eq!(o.status.code(), Some(2), "range access must be rejected");
+    assert!(stdout(&o).contains("bitcask-01"), "{}", stdout(&o));
+    // `plan` keeps its own --max-file-size/--sync-strategy: no clash with the write flags.
+    let o = ccbitcask(
+        d,
+        &[
+            "plan",
+            "photo-blobs",
+            "--max-file-size",
+            "1GB",
+            "--open-files-limit",
+            "16384",
+        ],
+    );
+    let out = stdout(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("max_file_size 1.00 GB"), "{out}");
 }

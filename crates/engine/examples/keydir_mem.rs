@@ -39,6 +39,44 @@ fn main() -> ccbitcask_engine::Result<()> {
         s.key_bytes as f64 / n as f64,
         n as f64 / put.as_secs_f64()
     );
+    // Random gets against a raw pread of the same size at random offsets, same run.
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for i in (1..order.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        order.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    let t = std::time::Instant::now();
+    for &i in &order {
+        assert!(db.get(&keys[i])?.is_some());
+    }
+    let get = t.elapsed();
+    let raw_read = {
+        use std::os::unix::fs::FileExt;
+        let path = std::fs::read_dir(&dir)
+            .map_err(|e| ccbitcask_engine::Error::InvalidOption(e.to_string()))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "data"))
+            .unwrap_or_default();
+        let f = std::fs::File::open(path)
+            .map_err(|e| ccbitcask_engine::Error::InvalidOption(e.to_string()))?;
+        let mut buf = vec![0u8; 153];
+        let t = std::time::Instant::now();
+        for &i in &order {
+            f.read_exact_at(&mut buf, 16 + 153 * i as u64)
+                .map_err(|e| ccbitcask_engine::Error::InvalidOption(e.to_string()))?;
+        }
+        t.elapsed()
+    };
+    println!(
+        "get {:.0} ops/s, raw pread {:.0} ops/s, ratio {:.2}",
+        n as f64 / get.as_secs_f64(),
+        n as f64 / raw_read.as_secs_f64(),
+        raw_read.as_secs_f64() / get.as_secs_f64()
+    );
     drop(db);
     let t = std::time::Instant::now();
     let db = ccbitcask_engine::Bitcask::open(&dir)?;

@@ -74,24 +74,46 @@ impl Inner {
         expiry.is_some_and(|at| at <= self.clock.now_ms())
     }
 
-    /// Reads and verifies the record at `loc`. `None` means the file is gone: a merge
-    /// moved the key between the keydir lookup and now, and the caller looks again.
-    pub(crate) fn read_record(&self, key: &[u8], loc: Loc) -> Result<Option<Bytes>> {
+    /// Reads and verifies the record at `loc`, which should hold `key`.
+    pub(crate) fn read_record(&self, key: &[u8], loc: Loc) -> Result<Read> {
         let Some(file) = self.file(loc.file_id) else {
-            return Ok(None);
+            return Ok(Read::FileGone);
         };
         let mut buf = vec![0u8; loc.size as usize];
         file.file
             .read_exact_at(&mut buf, u64::from(loc.offset))
             .map_err(|e| Error::io("read", crate::fs::data_path(&self.opts.dir, loc.file_id), e))?;
-        let corrupt = |reason: String| Error::corrupt(loc.file_id, u64::from(loc.offset), reason);
-        let meta = record::decode(&buf).map_err(|e| corrupt(e.to_string()))?;
+        let meta = record::decode(&buf)
+            .map_err(|e| Error::corrupt(loc.file_id, u64::from(loc.offset), e.to_string()))?;
         let key_end = RECORD_HEADER_LEN + meta.key_len as usize;
-        if meta.is_tombstone() || buf.get(RECORD_HEADER_LEN..key_end) != Some(key) {
-            return Err(corrupt("keydir points at a record of another key".into()));
+        if meta.is_tombstone() {
+            return Err(Error::corrupt(
+                loc.file_id,
+                u64::from(loc.offset),
+                "keydir points at a tombstone",
+            ));
         }
-        Ok(Some(Bytes::from(buf).slice(key_end..)))
+        if buf.get(RECORD_HEADER_LEN..key_end) != Some(key) {
+            return Ok(Read::OtherKey);
+        }
+        // Slicing a Bytes allocates a shared header; for small values moving the value
+        // to the front of the buffer we already own is cheaper.
+        if buf.len() - key_end <= 4096 {
+            buf.drain(..key_end);
+            return Ok(Read::Value(Bytes::from(buf)));
+        }
+        Ok(Read::Value(Bytes::from(buf).slice(key_end..)))
     }
+}
+
+/// What [`Inner::read_record`] found.
+pub(crate) enum Read {
+    /// The value.
+    Value(Bytes),
+    /// The record is valid but belongs to another key whose hash tag collides.
+    OtherKey,
+    /// The file was retired by a merge after the keydir lookup: look again.
+    FileGone,
 }
 
 /// A handle to an open database: synchronous, `Send + Sync`, and cheap to clone.
@@ -154,17 +176,37 @@ impl Bitcask {
         // A merge can retire a file between the lookup and the read; the keydir then
         // already points at the merged copy, so looking again always makes progress.
         for _ in 0..16 {
-            let Some((loc, expiry)) = inner.keydir.get(key) else {
-                return Ok(None);
-            };
-            if inner.is_expired(expiry) {
-                if inner.writer.is_some() && inner.keydir.remove_if_at(key, loc) {
-                    inner.kill(loc);
+            let found = inner.keydir.candidates(key);
+            let mut retry = found.overflow;
+            for &(loc, expiry) in &found.items[..found.len] {
+                match inner.read_record(key, loc)? {
+                    Read::OtherKey => {}
+                    Read::FileGone => retry = true,
+                    Read::Value(v) => {
+                        if inner.is_expired(expiry) {
+                            if inner.writer.is_some() && inner.keydir.remove_if_at(key, loc) {
+                                inner.kill(loc);
+                            }
+                            return Ok(None);
+                        }
+                        return Ok(Some((v, expiry)));
+                    }
                 }
+            }
+            if !retry {
                 return Ok(None);
             }
-            if let Some(v) = inner.read_record(key, loc)? {
-                return Ok(Some((v, expiry)));
+            if found.overflow {
+                // Pathological tag collisions: fall back to the exact lookup.
+                let Some((loc, expiry)) = inner.keydir.get(key) else {
+                    return Ok(None);
+                };
+                if inner.is_expired(expiry) {
+                    return Ok(None);
+                }
+                if let Read::Value(v) = inner.read_record(key, loc)? {
+                    return Ok(Some((v, expiry)));
+                }
             }
         }
         Err(Error::corrupt(

@@ -1,12 +1,12 @@
 //! `check`: verify every CRC without changing anything.
 
-use crate::args::Cli;
 use crate::exit;
 use ccbitcask_engine::{HintState, Result};
+use std::path::Path;
 
 /// Prints every file's verdict; exits 6 if any record is corrupt.
-pub fn run(cli: &Cli) -> Result<i32> {
-    let report = ccbitcask_engine::check(&cli.db)?;
+pub fn run(db_dir: &Path) -> Result<i32> {
+    let report = ccbitcask_engine::check(db_dir)?;
     let mut records = 0;
     for f in &report.files {
         records += f.records;

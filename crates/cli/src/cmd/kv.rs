@@ -1,11 +1,12 @@
 //! `get`, `set`, `del` and `keys`. Keys and values are raw bytes end to end.
 
-use crate::args::Cli;
+use crate::args::EngineOpts;
 use crate::{exit, open};
 use ccbitcask_engine::{Error, Result};
 use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 fn write_line(bytes: &[u8]) -> Result<()> {
     let mut out = std::io::stdout().lock();
@@ -28,8 +29,8 @@ fn write_line(bytes: &[u8]) -> Result<()> {
 }
 
 /// `get KEY`: the value, or `(nil)`.
-pub fn get(cli: &Cli, key: &OsStr) -> Result<i32> {
-    let db = open::reader(cli)?;
+pub fn get(db_dir: &Path, key: &OsStr) -> Result<i32> {
+    let db = open::reader(db_dir)?;
     match db.get(key.as_bytes())? {
         Some(v) => write_line(&v)?,
         None => write_line(b"(nil)")?,
@@ -38,7 +39,7 @@ pub fn get(cli: &Cli, key: &OsStr) -> Result<i32> {
 }
 
 /// `set KEY VALUE`, or `set KEY -` to read the value from stdin.
-pub fn set(cli: &Cli, key: &OsStr, value: &OsStr) -> Result<i32> {
+pub fn set(db_dir: &Path, opts: &EngineOpts, key: &OsStr, value: &OsStr) -> Result<i32> {
     let stdin_value;
     let value = if value == "-" {
         let mut buf = Vec::new();
@@ -57,23 +58,23 @@ pub fn set(cli: &Cli, key: &OsStr, value: &OsStr) -> Result<i32> {
     } else {
         value.as_bytes()
     };
-    let db = open::writer(cli)?;
+    let db = open::writer(db_dir, opts)?;
     db.put(key.as_bytes(), value)?;
     db.close()?;
     Ok(exit::OK)
 }
 
 /// `del KEY`.
-pub fn del(cli: &Cli, key: &OsStr) -> Result<i32> {
-    let db = open::writer(cli)?;
+pub fn del(db_dir: &Path, opts: &EngineOpts, key: &OsStr) -> Result<i32> {
+    let db = open::writer(db_dir, opts)?;
     db.delete(key.as_bytes())?;
     db.close()?;
     Ok(exit::OK)
 }
 
 /// `keys [GLOB]`, one per line.
-pub fn keys(cli: &Cli, glob: Option<&OsStr>) -> Result<i32> {
-    let db = open::reader(cli)?;
+pub fn keys(db_dir: &Path, glob: Option<&OsStr>) -> Result<i32> {
+    let db = open::reader(db_dir)?;
     let mut keys = db.keys();
     keys.sort();
     for k in keys {

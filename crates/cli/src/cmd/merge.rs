@@ -1,15 +1,16 @@
 //! `merge [--dry-run]`.
 
 use super::human;
-use crate::args::Cli;
+use crate::args::EngineOpts;
 use crate::{exit, open};
 use ccbitcask_engine::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
+use std::path::Path;
 
 /// Merges every sealed file, printing before/after; or lists what it would do.
-pub fn run(cli: &Cli, dry_run: bool) -> Result<i32> {
-    let db = open::writer(cli)?;
+pub fn run(db_dir: &Path, opts: &EngineOpts, dry_run: bool) -> Result<i32> {
+    let db = open::writer(db_dir, opts)?;
     let stats = db.stats();
     let sealed: Vec<_> = stats.files.iter().filter(|f| !f.active).collect();
     if dry_run {

@@ -1,14 +1,14 @@
 //! `stats [--json]`.
 
 use super::human;
-use crate::args::Cli;
 use crate::{exit, open};
 use ccbitcask_engine::{Result, Stats};
 use serde_json::json;
+use std::path::Path;
 
 /// Prints keys, per-file live/dead bytes and fragmentation, keydir memory, merge state.
-pub fn run(cli: &Cli, as_json: bool) -> Result<i32> {
-    let db = open::reader(cli)?;
+pub fn run(db_dir: &Path, as_json: bool) -> Result<i32> {
+    let db = open::reader(db_dir)?;
     let s = db.stats();
     if as_json {
         println!("{}", to_json(&s));

@@ -8,7 +8,7 @@
 mod arena;
 mod shard;
 
-pub use shard::{Offer, Recovered};
+pub use shard::{Candidates, Offer, Recovered};
 
 use foldhash::fast::RandomState;
 use shard::Shard;
@@ -20,7 +20,7 @@ pub const SHARDS: usize = 32;
 const SHARD_SHIFT: u32 = 40;
 
 /// Where a record lives: one positioned read of `size` bytes at `offset` of `file_id`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Loc {
     /// Data file id.
     pub file_id: u32,
@@ -71,6 +71,14 @@ impl Keydir {
     pub fn get(&self, key: &[u8]) -> Option<(Loc, Option<u64>)> {
         let (hash, i) = self.locate(key);
         self.read(i).get(hash, key)
+    }
+
+    /// Locations that may hold `key`; see [`Shard::candidates`].
+    pub fn candidates(&self, key: &[u8]) -> Candidates {
+        let (hash, i) = self.locate(key);
+        let mut out = Candidates::default();
+        self.read(i).candidates(hash, &mut out);
+        out
     }
 
     /// Points `key` at `loc`; returns the previous location.
