@@ -60,6 +60,7 @@ fn run(cli: Cli) -> i32 {
         Command::Merge { dry_run, ref opts } => cmd::merge::run(db, opts, dry_run),
         Command::Serve { opts, mut args } => {
             args.sync = opts.sync.or(args.sync);
+            args.max_file_size = opts.max_file_size;
             return ccbitcask_server::main(args, cli.db);
         }
         Command::Plan(args) => return ccbitcask_planner::cli::run(*args),

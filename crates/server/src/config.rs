@@ -75,10 +75,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     pub bind: Option<SocketAddr>,
     /// fsync policy: none, always, or interval:MS [default: interval:1000].
-    /// Not a flag of its own: the binary's global `--sync` fills it in, so one flag
-    /// means the same thing for every subcommand.
+    /// Not a flag of its own: the binary's `--sync` (shared by every writing
+    /// subcommand) fills it in.
     #[arg(skip)]
     pub sync: Option<SyncPolicy>,
+    /// Data file rollover size; filled in from the binary's `--max-file-size`.
+    #[arg(skip)]
+    pub max_file_size: Option<u64>,
     /// Require clients to AUTH with this password
     #[arg(long, value_name = "PASS")]
     pub requirepass: Option<String>,

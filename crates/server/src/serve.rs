@@ -32,14 +32,20 @@ pub fn main(args: ServeArgs, db_dir: PathBuf) -> i32 {
             return 1;
         }
     };
-    runtime.block_on(serve(config, db_dir))
+    runtime.block_on(serve(config, db_dir, args.max_file_size))
 }
 
-async fn serve(config: ServerConfig, db_dir: PathBuf) -> i32 {
+async fn serve(config: ServerConfig, db_dir: PathBuf, max_file_size: Option<u64>) -> i32 {
     let sync = config.sync;
     let dir = db_dir.clone();
-    let opened =
-        tokio::task::spawn_blocking(move || Bitcask::builder(&dir).sync(sync).open()).await;
+    let opened = tokio::task::spawn_blocking(move || {
+        let mut builder = Bitcask::builder(&dir).sync(sync);
+        if let Some(size) = max_file_size {
+            builder = builder.max_file_size(size);
+        }
+        builder.open()
+    })
+    .await;
     let db = match opened {
         Ok(Ok(db)) => db,
         Ok(Err(e)) => {
