@@ -285,6 +285,12 @@ impl Inner {
         if self.synced_seq.load(SeqCst) >= seq {
             return Ok(());
         }
+        // An fsync failed while this caller waited for its turn. The kernel may have
+        // dropped the pages it failed to write, so a later fsync succeeding proves
+        // nothing about records appended before it: refuse to acknowledge.
+        if self.poisoned.load(SeqCst) {
+            return Err(Error::Poisoned);
+        }
         let (active, upto) = {
             let w = self.writer()?;
             (Arc::clone(&w.active), w.next_seq.saturating_sub(1))

@@ -160,6 +160,10 @@ struct FaultState {
     log: Vec<(OpKind, PathBuf)>,
     /// Creating a file whose name ends with this sleeps first (slow-disk races).
     delay: Option<(String, std::time::Duration)>,
+    /// Every operation of this kind sleeps first (slow-disk races).
+    delay_kind: Option<(OpKind, std::time::Duration)>,
+    /// Only operations on paths containing this are counted and failed.
+    only_paths: Option<String>,
 }
 
 /// [`StdFs`] (or any [`Vfs`]) with one injected fault.
@@ -244,6 +248,16 @@ impl FaultyFs {
         self.lock().delay = Some((suffix.to_owned(), d));
     }
 
+    /// Restricts counting and failing to paths containing `part` (e.g. `".hint"`).
+    pub fn only_paths(&self, part: &str) {
+        self.lock().only_paths = Some(part.to_owned());
+    }
+
+    /// Makes every operation of `kind` take `d` longer (it sleeps before the fault check).
+    pub fn delay_ops(&self, kind: OpKind, d: std::time::Duration) {
+        self.lock().delay_kind = Some((kind, d));
+    }
+
     /// Whether the armed fault has fired.
     pub fn fired(&self) -> bool {
         self.lock().fired
@@ -260,7 +274,18 @@ impl FaultyFs {
     }
 
     fn check(&self, kind: OpKind, path: &Path) -> Verdict {
+        let delay = self.lock().delay_kind;
+        if let Some((k, d)) = delay {
+            if k == kind {
+                std::thread::sleep(d);
+            }
+        }
         let mut s = self.lock();
+        if let Some(part) = &s.only_paths {
+            if !path.to_string_lossy().contains(part.as_str()) {
+                return Verdict::Proceed;
+            }
+        }
         s.log.push((kind, path.to_path_buf()));
         let idx_kind = *s.counts.entry(kind).and_modify(|c| *c += 1).or_insert(1) - 1;
         let idx_any = s.total;
