@@ -88,6 +88,23 @@ pub(crate) fn start(inner: &Arc<Inner>) {
     if inner.writer.is_none() {
         return;
     }
+    // Sealed files without a valid hint (the file that was active at a crash, or one
+    // whose hint was damaged) get one now, so the next open can skip scanning them.
+    let active = inner
+        .writer
+        .as_ref()
+        .and_then(|w| w.lock().ok().map(|w| w.active.id));
+    let unhinted: Vec<u32> = inner
+        .files
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .values()
+        .filter(|f| Some(f.id) != active && !f.has_hint.load(std::sync::atomic::Ordering::Relaxed))
+        .map(|f| f.id)
+        .collect();
+    if !unhinted.is_empty() {
+        inner.spawn_hint_writer(unhinted);
+    }
     if let SyncPolicy::Interval(every) = inner.opts.sync {
         let db = Arc::clone(inner);
         inner.background.spawn("ccbitcask-flush", move || {
@@ -111,22 +128,25 @@ pub(crate) fn start(inner: &Arc<Inner>) {
 }
 
 impl Inner {
-    /// Writes the hint file of a just-sealed data file, off the write path.
-    pub(crate) fn spawn_hint_writer(self: &Inner, file_id: u32) {
+    /// Writes the hint files of sealed data files, one after another, off the write path.
+    pub(crate) fn spawn_hint_writer(self: &Inner, file_ids: Vec<u32>) {
         let Some(db) = self.self_arc() else {
             return;
         };
         self.background.spawn("ccbitcask-hint", move || {
-            let _merge = db
-                .merge_lock
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if db.background.stopping() {
-                return;
-            }
-            if let Some(file) = db.file(file_id) {
-                if let Err(e) = crate::hintfile::write_for_data_file(&db, &file) {
-                    tracing::warn!(error = %e, file_id, "writing hint file failed; open will scan instead");
+            for file_id in file_ids {
+                // The merge lock keeps a merge from retiring the file mid-scan.
+                let _merge = db
+                    .merge_lock
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if db.background.stopping() {
+                    return;
+                }
+                if let Some(file) = db.file(file_id) {
+                    if let Err(e) = crate::hintfile::write_for_data_file(&db, &file) {
+                        tracing::warn!(error = %e, file_id, "writing hint file failed; open will scan instead");
+                    }
                 }
             }
         });
