@@ -93,12 +93,16 @@ impl FileHeader {
         if buf[0..4] != magic.bytes() {
             return Err(HeaderError::BadMagic);
         }
+        // The CRC is checked before the version: a bit flip in the version field is
+        // damage (recovery skips the header and still reads the CRC-checked records),
+        // not a file from a newer build, which would make the whole database refuse
+        // to open. A newer build's header carries a valid CRC.
+        if crc32fast::hash(&buf[0..12]) != le_u32(buf, 12) {
+            return Err(HeaderError::Checksum);
+        }
         let version = u16::from_le_bytes([buf[4], buf[5]]);
         if version != FORMAT_VERSION {
             return Err(HeaderError::Version(version));
-        }
-        if crc32fast::hash(&buf[0..12]) != le_u32(buf, 12) {
-            return Err(HeaderError::Checksum);
         }
         let kind = match buf[6] {
             0 => FileKind::Log,
@@ -142,6 +146,14 @@ mod tests {
         );
         let mut v2 = bytes;
         v2[4] = 2;
+        // A damaged version field is a checksum error...
+        assert_eq!(
+            FileHeader::decode(&v2, Magic::Data),
+            Err(HeaderError::Checksum)
+        );
+        // ...a header a newer build wrote is a version error.
+        let crc = crc32fast::hash(&v2[0..12]);
+        v2[12..16].copy_from_slice(&crc.to_le_bytes());
         assert_eq!(
             FileHeader::decode(&v2, Magic::Data),
             Err(HeaderError::Version(2))
