@@ -78,6 +78,35 @@ pub(crate) fn write_for_data_file(inner: &Inner, df: &DataFile) -> Result<()> {
     Ok(())
 }
 
+/// Damage to report when a data file is shorter than its hint file's trailer says it
+/// was when sealed. A sealed file cut at a record boundary still scans as valid records,
+/// so this recorded length is the only witness that its end was lost; without it the
+/// missing records would vanish silently.
+pub(crate) fn truncation_damage(
+    fsys: &dyn Vfs,
+    dir: &Path,
+    id: u32,
+    data_len: u64,
+) -> Option<crate::datafile::scan::Damage> {
+    let file = fsys.open(&fs::hint_path(dir, id), OpenMode::Read).ok()?;
+    let at = file.len().ok()?.checked_sub(HINT_HEADER_LEN as u64)?;
+    if at < HEADER_LEN as u64 {
+        return None;
+    }
+    let mut buf = [0u8; HINT_HEADER_LEN];
+    file.read_exact_at(&mut buf, at).ok()?;
+    match hint::decode(&buf)? {
+        Decoded::Trailer { data_len: was, .. } if was > data_len => {
+            Some(crate::datafile::scan::Damage {
+                offset: data_len,
+                reason: format!("data file truncated: {data_len} bytes, its hint file describes {was}"),
+                at_tail: false,
+            })
+        }
+        _ => None,
+    }
+}
+
 /// Streams the entries of a hint file through `f`. Returns `Ok(false)` as soon as
 /// anything is wrong: bad header, a bad entry, an entry pointing outside the data file,
 /// no trailer, or a trailer that disagrees with the entries or the data file's length.

@@ -256,10 +256,16 @@ pub(crate) fn open(opts: Options) -> Result<Inner> {
     };
     for (&id, df) in &files {
         let len = lens.get(&id).copied().unwrap_or(0);
-        if Some(id) != active_id && hint_ids.contains(&id) && load_hint(&opts, &loader, df, len)? {
-            report.files_from_hints += 1;
-            df.has_hint.store(true, Relaxed);
-            continue;
+        if Some(id) != active_id && hint_ids.contains(&id) {
+            if load_hint(&opts, &loader, df, len)? {
+                report.files_from_hints += 1;
+                df.has_hint.store(true, Relaxed);
+                continue;
+            }
+            if let Some(d) = hintfile::truncation_damage(fs.as_ref(), &dir, id, len) {
+                tracing::warn!(file_id = id, reason = %d.reason, "sealed data file lost its end");
+                report.damage.push((id, d));
+            }
         }
         report.files_scanned += 1;
         let path = fs::data_path(&dir, id);
