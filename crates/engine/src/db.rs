@@ -179,7 +179,14 @@ impl Bitcask {
             let found = inner.keydir.candidates(key);
             let mut retry = found.overflow;
             for &(loc, expiry) in &found.items[..found.len] {
-                match inner.read_record(key, loc)? {
+                // A candidate may belong to another key whose tag collides. If its record
+                // cannot be read we cannot tell whose it is, and one damaged record must
+                // not make unrelated keys unreadable: decide by the exact lookup below.
+                let Ok(read) = inner.read_record(key, loc) else {
+                    retry = true;
+                    continue;
+                };
+                match read {
                     Read::OtherKey => {}
                     Read::FileGone => retry = true,
                     Read::Value(v) => {
@@ -196,17 +203,16 @@ impl Bitcask {
             if !retry {
                 return Ok(None);
             }
-            if found.overflow {
-                // Pathological tag collisions: fall back to the exact lookup.
-                let Some((loc, expiry)) = inner.keydir.get(key) else {
-                    return Ok(None);
-                };
-                if inner.is_expired(expiry) {
-                    return Ok(None);
-                }
-                if let Read::Value(v) = inner.read_record(key, loc)? {
-                    return Ok(Some((v, expiry)));
-                }
+            // Pathological tag collisions, a retired file or an unreadable candidate:
+            // the exact lookup decides, and its errors are this key's own.
+            let Some((loc, expiry)) = inner.keydir.get(key) else {
+                return Ok(None);
+            };
+            if inner.is_expired(expiry) {
+                return Ok(None);
+            }
+            if let Read::Value(v) = inner.read_record(key, loc)? {
+                return Ok(Some((v, expiry)));
             }
         }
         Err(Error::corrupt(
