@@ -100,6 +100,10 @@ pub(crate) fn start(inner: &Arc<Inner>) {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .values()
         .filter(|f| Some(f.id) != active && !f.has_hint.load(std::sync::atomic::Ordering::Relaxed))
+        // Not for a file found damaged: a hint made from what survived would hide the
+        // damage from every later open (and overwrite the recorded length that shows
+        // a sealed file lost its end). Such files are scanned, and reported, each time.
+        .filter(|f| !inner.open_report.damage.iter().any(|(id, _)| *id == f.id))
         .map(|f| f.id)
         .collect();
     if !unhinted.is_empty() {
