@@ -156,7 +156,7 @@ fn interval_loses_at_most_the_window() {
                         .unwrap();
                     acks.lock().unwrap().push(Instant::now());
                     n += 1;
-                    if n % 64 == 0 {
+                    if n.is_multiple_of(64) {
                         std::thread::sleep(Duration::from_millis(1));
                     }
                 }
