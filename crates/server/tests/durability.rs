@@ -1,0 +1,186 @@
+//! Data survives a graceful restart, `SHUTDOWN`, and `kill -9`.
+//!
+//! A killed process leaves the OS page cache intact, so `kill -9` proves that
+//! every acknowledged write had reached the engine (`write()`) before its
+//! reply, under every sync policy; what fsync adds against power loss is the
+//! engine's crash tests' business, not the server's.
+//!
+//! The kill test needs a separate process running `ccbitcask serve`. It uses
+//! the CLI binary when it has been built next to this test
+//! (`target/<profile>/ccbitcask`), and otherwise re-runs this very test
+//! executable in "child server" mode, which calls the same
+//! `ccbitcask_server::main` the binary calls.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use ccbitcask_server::ServerConfig;
+use common::{always, TestServer};
+use redis::Commands;
+
+#[test]
+fn data_survives_a_graceful_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let mut s = TestServer::start_in(tmp.path(), always());
+        let mut con = redis::Client::open(s.url())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        for i in 0..1000 {
+            let _: () = con.set(format!("k{i}"), format!("v{i}")).unwrap();
+        }
+        let _: () = con.set_ex("ttl", "x", 1000).unwrap();
+        let _: () = con.del("k0").unwrap();
+        s.stop().unwrap();
+    }
+    let s = TestServer::start_in(tmp.path(), ServerConfig::default());
+    let mut con = redis::Client::open(s.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let n: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(n, 1000);
+    let v: String = con.get("k999").unwrap();
+    assert_eq!(v, "v999");
+    let gone: Option<String> = con.get("k0").unwrap();
+    assert_eq!(gone, None);
+    let ttl: i64 = con.ttl("ttl").unwrap();
+    assert!((990..=1000).contains(&ttl), "{ttl}");
+}
+
+#[test]
+fn shutdown_command_stops_and_keeps_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = TestServer::start_in(tmp.path(), ServerConfig::default());
+    let mut c = s.raw();
+    c.roundtrip(b"SET a 1\r\nSET b 2\r\n", b"+OK\r\n+OK\r\n");
+    c.send(b"SHUTDOWN\r\n");
+    c.expect_closed();
+    assert!(
+        s.wait_exit(Duration::from_secs(10)),
+        "server did not exit after SHUTDOWN"
+    );
+    let s = TestServer::start_in(tmp.path(), ServerConfig::default());
+    s.raw()
+        .roundtrip(b"MGET a b\r\n", b"*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
+}
+
+/// The CLI binary, if built in this test's target directory.
+/// (`CCBITCASK_TEST_NO_CLI=1` forces the fallback, to test it.)
+fn cli_binary() -> Option<PathBuf> {
+    if std::env::var_os("CCBITCASK_TEST_NO_CLI").is_some() {
+        return None;
+    }
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?.parent()?.join("ccbitcask");
+    bin.is_file().then_some(bin)
+}
+
+/// Starts `ccbitcask serve` (or this test binary in child-server mode) on a
+/// free port; returns the child and its address.
+fn spawn_server(dir: &std::path::Path, sync: &str) -> (Child, String) {
+    let mut cmd = match cli_binary() {
+        Some(bin) => {
+            let mut c = Command::new(bin);
+            c.arg("--db").arg(dir).arg("serve");
+            c
+        }
+        None => {
+            let mut c = Command::new(std::env::current_exe().unwrap());
+            c.args(["child_server", "--exact", "--nocapture", "--test-threads=1"]);
+            c.env("CCBITCASK_CHILD_SERVER_DIR", dir);
+            c.arg("--");
+            c
+        }
+    };
+    cmd.args(["--bind", "127.0.0.1:0", "--sync", sync]);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("server exited before it was ready")
+            .unwrap();
+        if let Some((_, addr)) = line.split_once("ready on ") {
+            break addr.trim().to_string();
+        }
+    };
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}
+
+/// Child-server mode for [`spawn_server`]; a no-op in a normal test run.
+#[test]
+fn child_server() {
+    let Some(dir) = std::env::var_os("CCBITCASK_CHILD_SERVER_DIR") else {
+        return;
+    };
+    let args: Vec<String> = std::env::args().skip_while(|a| a != "--").skip(1).collect();
+    use clap::Parser;
+    // Like the binary: `--sync` is its own flag there, filled into ServeArgs.
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[arg(long)]
+        sync: Option<ccbitcask_engine::SyncPolicy>,
+        #[command(flatten)]
+        serve: ccbitcask_server::ServeArgs,
+    }
+    let mut cli = Cli::parse_from(std::iter::once("serve".to_string()).chain(args));
+    cli.serve.sync = cli.sync;
+    std::process::exit(ccbitcask_server::main(cli.serve, PathBuf::from(dir)));
+}
+
+fn acknowledged_writes_survive_kill_9(sync: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut child, addr) = spawn_server(tmp.path(), sync);
+    let mut con = redis::Client::open(format!("redis://{addr}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    for i in 0..2000 {
+        let _: () = con.set(format!("k{i}"), format!("v{i}")).unwrap();
+    }
+    let _: i64 = con.incr("counter", 7).unwrap();
+    let (a, b): (i64, i64) = redis::pipe()
+        .atomic()
+        .incr("x", 1)
+        .incr("y", 1)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!((a, b), (1, 1));
+    // SIGKILL right after the last acknowledgement.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let s = TestServer::start_in(tmp.path(), ServerConfig::default());
+    let mut con = redis::Client::open(s.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let n: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(n, 2003);
+    let v: String = con.get("k1999").unwrap();
+    assert_eq!(v, "v1999");
+    let c: i64 = con.get("counter").unwrap();
+    assert_eq!(c, 7);
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9_with_sync_always() {
+    acknowledged_writes_survive_kill_9("always");
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9_with_sync_none() {
+    acknowledged_writes_survive_kill_9("none");
+}
