@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run --release -p ccbitcask-bench --                 # everything, 3 runs
 //! cargo run --release -p ccbitcask-bench -- --quick         # tiny counts, 1 run (CI)
+//! cargo run --release -p ccbitcask-bench --no-default-features -- --quick   # no peers built
 //! cargo run --release -p ccbitcask-bench -- peers --engines ccbitcask,redb --workloads insert,read
 //! cargo run --release -p ccbitcask-bench -- internals --workloads raw,merge
 //! ```
@@ -118,7 +119,7 @@ pub struct Params {
     #[arg(long, global = true, default_value_t = 1_000_000)]
     pub mixed_ops: u64,
     /// Durable puts per durable measurement (split over the threads).
-    #[arg(long, global = true, default_value_t = 4_000)]
+    #[arg(long, global = true, default_value_t = 8_000)]
     pub durable_ops: u64,
     /// Threads for the multi-threaded durable insert.
     #[arg(long, global = true, default_value_t = 8)]

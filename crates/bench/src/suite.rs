@@ -133,9 +133,34 @@ fn check_delete(engine: &dyn Engine, n: u64, key_size: usize) -> Result<()> {
     Ok(())
 }
 
+/// Overwrites every key `--overwrites` times, syncs, compacts and closes, recording
+/// the disk bytes at each step.
+fn overwrite_and_compact(
+    mut engine: Box<dyn Engine>,
+    p: &Params,
+    values: &Values,
+    label: String,
+    after_load: u64,
+) -> Result<SpaceRow> {
+    for version in 1..=p.overwrites {
+        load(engine.as_ref(), p.keys, p.key_size, values, version)?;
+    }
+    engine.sync()?;
+    let after_overwrite = engine.disk_bytes()?;
+    let dir = engine.dir().to_path_buf();
+    engine.compact()?;
+    engine.close()?;
+    Ok(SpaceRow {
+        engine: label,
+        after_load,
+        after_overwrite,
+        after_compact: disk_usage(&dir)?.0,
+    })
+}
+
 /// One engine's disk bytes at each step of the space workload (first round only).
 struct SpaceRow {
-    engine: EngineKind,
+    engine: String,
     after_load: u64,
     after_overwrite: u64,
     after_compact: u64,
@@ -348,8 +373,10 @@ fn one_round(p: &Params, kind: EngineKind, run: u64, base: &Path, t: &mut Tables
             t.mixed.add(name, mixed(engine.as_ref(), p, &values, seed)?);
         }
         engine.close()?;
-        let (mut engine, took) = timed(|| kind.open(&main, OpenOptions::default()))?;
-        t.reopen.add_secs(name, took);
+        let (engine, took) = timed(|| kind.open(&main, OpenOptions::default()))?;
+        if p.wants(Workload::Reopen) {
+            t.reopen.add_secs(name, took);
+        }
         random_reads(
             engine.as_ref(),
             p.keys,
@@ -360,20 +387,27 @@ fn one_round(p: &Params, kind: EngineKind, run: u64, base: &Path, t: &mut Tables
         )?;
         check_delete(engine.as_ref(), p.keys, p.key_size)?;
         if run == 0 && p.wants(Workload::Space) {
-            for version in 1..=p.overwrites {
-                load(engine.as_ref(), p.keys, p.key_size, &values, version)?;
+            let row = overwrite_and_compact(engine, p, &values, name.to_owned(), after_load)?;
+            t.space.push(row);
+            if kind == EngineKind::Ccbitcask {
+                // merge() only takes sealed files, and with the default 2 GiB
+                // `max_file_size` the whole history is still in the active file; show
+                // what smaller files allow.
+                let dir = base.join("space-small-files");
+                let opts = OpenOptions {
+                    max_file_size: Some(p.merge_file_size),
+                    ..OpenOptions::default()
+                };
+                let engine = kind.open(&dir, opts)?;
+                load(engine.as_ref(), p.keys, p.key_size, &values, 0)?;
+                engine.sync()?;
+                let after_load = engine.disk_bytes()?;
+                let label = format!("ccbitcask, `max_file_size` {}", mb(p.merge_file_size));
+                t.space.push(overwrite_and_compact(
+                    engine, p, &values, label, after_load,
+                )?);
+                remove_dir(&dir)?;
             }
-            engine.sync()?;
-            let after_overwrite = engine.disk_bytes()?;
-            engine.compact()?;
-            engine.close()?;
-            let after_compact = disk_usage(&main)?.0;
-            t.space.push(SpaceRow {
-                engine: kind,
-                after_load,
-                after_overwrite,
-                after_compact,
-            });
         } else {
             engine.close()?;
         }

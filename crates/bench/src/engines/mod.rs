@@ -18,6 +18,12 @@
 //! natural zero-copy form (`Bytes`, `AccessGuard`, `Slice`, `IVec`), so no adapter pays
 //! for a copy the engine would not make.
 
+#[cfg(any(
+    feature = "redb",
+    feature = "fjall",
+    feature = "sled",
+    feature = "rocksdb"
+))]
 mod peers;
 
 use std::fmt;
@@ -78,13 +84,29 @@ pub enum EngineKind {
 }
 
 impl EngineKind {
-    /// Every engine compiled into this binary, ccbitcask first.
+    /// Every engine the harness knows, ccbitcask first.
+    pub const ALL: [EngineKind; 5] = [
+        Self::Ccbitcask,
+        Self::Redb,
+        Self::Fjall,
+        Self::Sled,
+        Self::Rocksdb,
+    ];
+
+    /// Every engine compiled into this binary (peers are cargo features).
     pub fn available() -> Vec<EngineKind> {
-        let mut all = vec![Self::Ccbitcask, Self::Redb, Self::Fjall, Self::Sled];
-        if cfg!(feature = "rocksdb") {
-            all.push(Self::Rocksdb);
+        Self::ALL.into_iter().filter(|k| k.compiled_in()).collect()
+    }
+
+    /// Whether this binary was built with the engine's cargo feature.
+    pub fn compiled_in(self) -> bool {
+        match self {
+            Self::Ccbitcask => true,
+            Self::Redb => cfg!(feature = "redb"),
+            Self::Fjall => cfg!(feature = "fjall"),
+            Self::Sled => cfg!(feature = "sled"),
+            Self::Rocksdb => cfg!(feature = "rocksdb"),
         }
-        all
     }
 
     /// The name used on the command line and in tables.
@@ -103,22 +125,18 @@ impl EngineKind {
         std::fs::create_dir_all(dir)?;
         Ok(match self {
             Self::Ccbitcask => Box::new(CcbitcaskEngine::open(dir, opts)?),
+            #[cfg(feature = "redb")]
             Self::Redb => Box::new(peers::RedbEngine::open(dir, opts)?),
+            #[cfg(feature = "fjall")]
             Self::Fjall => Box::new(peers::FjallEngine::open(dir, opts)?),
+            #[cfg(feature = "sled")]
             Self::Sled => Box::new(peers::SledEngine::open(dir, opts)?),
-            Self::Rocksdb => open_rocksdb(dir, opts)?,
+            #[cfg(feature = "rocksdb")]
+            Self::Rocksdb => Box::new(peers::RocksdbEngine::open(dir, opts)?),
+            #[allow(unreachable_patterns, reason = "reachable when a peer feature is off")]
+            other => bail!("{other} is not compiled in: build with `--features {other}`"),
         })
     }
-}
-
-#[cfg(feature = "rocksdb")]
-fn open_rocksdb(dir: &Path, opts: OpenOptions) -> Result<Box<dyn Engine>> {
-    Ok(Box::new(peers::RocksdbEngine::open(dir, opts)?))
-}
-
-#[cfg(not(feature = "rocksdb"))]
-fn open_rocksdb(_dir: &Path, _opts: OpenOptions) -> Result<Box<dyn Engine>> {
-    bail!("this binary was built without the `rocksdb` feature")
 }
 
 impl fmt::Display for EngineKind {
@@ -131,15 +149,13 @@ impl FromStr for EngineKind {
     type Err = anyhow::Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        Ok(match s {
-            "ccbitcask" => Self::Ccbitcask,
-            "redb" => Self::Redb,
-            "fjall" => Self::Fjall,
-            "sled" => Self::Sled,
-            "rocksdb" if cfg!(feature = "rocksdb") => Self::Rocksdb,
-            "rocksdb" => bail!("rocksdb needs `--features rocksdb` (slow C++ build)"),
-            other => bail!("unknown engine {other:?} (ccbitcask, redb, fjall, sled, rocksdb)"),
-        })
+        let Some(kind) = Self::ALL.into_iter().find(|k| k.name() == s) else {
+            bail!("unknown engine {s:?} (ccbitcask, redb, fjall, sled, rocksdb)");
+        };
+        if !kind.compiled_in() {
+            bail!("{s} is not compiled in: build with `--features {s}`");
+        }
+        Ok(kind)
     }
 }
 

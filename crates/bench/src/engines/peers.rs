@@ -10,13 +10,16 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+#[cfg(feature = "redb")]
 use redb::ReadableDatabase;
 
 use super::{Engine, OpenOptions};
 
+#[cfg(feature = "redb")]
 /// The one table every redb workload uses.
 const REDB_TABLE: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("bench");
 
+#[cfg(feature = "redb")]
 /// redb: a copy-on-write B-tree in one file. Each `put` is its own write transaction,
 /// as a single-key write would be in an application.
 pub struct RedbEngine {
@@ -25,6 +28,7 @@ pub struct RedbEngine {
     durability: redb::Durability,
 }
 
+#[cfg(feature = "redb")]
 impl RedbEngine {
     /// Creates or opens `dir/bench.redb` and makes sure the table exists.
     pub fn open(dir: &Path, opts: OpenOptions) -> Result<Self> {
@@ -60,6 +64,7 @@ impl RedbEngine {
     }
 }
 
+#[cfg(feature = "redb")]
 impl Engine for RedbEngine {
     fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
         self.write(self.durability, |t| {
@@ -107,6 +112,7 @@ impl Engine for RedbEngine {
     }
 }
 
+#[cfg(feature = "fjall")]
 /// fjall: an LSM-tree with a journal. One keyspace, default options.
 pub struct FjallEngine {
     dir: PathBuf,
@@ -115,6 +121,7 @@ pub struct FjallEngine {
     durable: bool,
 }
 
+#[cfg(feature = "fjall")]
 impl FjallEngine {
     /// Opens the database in `dir` with one keyspace named `bench`.
     pub fn open(dir: &Path, opts: OpenOptions) -> Result<Self> {
@@ -129,6 +136,7 @@ impl FjallEngine {
     }
 }
 
+#[cfg(feature = "fjall")]
 impl Engine for FjallEngine {
     fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
         self.keyspace.insert(key, value)?;
@@ -171,6 +179,7 @@ impl Engine for FjallEngine {
     }
 }
 
+#[cfg(feature = "sled")]
 /// sled 0.34: a lock-free B+ tree over a log-structured page store.
 pub struct SledEngine {
     dir: PathBuf,
@@ -178,6 +187,7 @@ pub struct SledEngine {
     durable: bool,
 }
 
+#[cfg(feature = "sled")]
 impl SledEngine {
     /// Opens the tree in `dir` with the default configuration.
     pub fn open(dir: &Path, opts: OpenOptions) -> Result<Self> {
@@ -189,6 +199,7 @@ impl SledEngine {
     }
 }
 
+#[cfg(feature = "sled")]
 impl Engine for SledEngine {
     fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
         self.db.insert(key, value)?;
