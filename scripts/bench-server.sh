@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Server vs Redis: redis-benchmark against `ccbitcask serve` and Debian's
+# redis-server, alternately, in one run, on this machine.
+#
+#   scripts/bench-server.sh            # -n 1000000 (about 10 minutes on 2 cores)
+#   QUICK=1 scripts/bench-server.sh    # -n 100000
+#
+# Pairs compared (same durability promise on each side):
+#   ccbitcask --sync interval:1000  vs  redis appendonly yes, appendfsync everysec
+#   ccbitcask --sync always         vs  redis appendonly yes, appendfsync always
+# For each pair: SET and GET at -P 1 and -P 16 (-c 50 -d 100 -r 1000000), then
+# the peak RSS of both servers after loading the same 1M distinct keys.
+# Output: a Markdown table (ops/s, p50, p99, ours/Redis) on stdout; raw CSV in
+# $OUT (default target/bench-server).
+#
+# Knobs: QUICK=1, N=<requests>, ALWAYS_N=<requests for the fsync-always pair>,
+# SKIP_BUILD=1, BIN=<path to ccbitcask>, PORT_OURS, PORT_REDIS.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+for tool in redis-server redis-benchmark redis-cli; do
+    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y redis-server redis-tools" >&2; exit 2; }
+done
+
+if [[ "${QUICK:-0}" == 1 ]]; then N=${N:-100000}; else N=${N:-1000000}; fi
+# fsync-per-group runs are disk-bound; a tenth of the requests is plenty.
+ALWAYS_N=${ALWAYS_N:-$((N / 10))}
+KEYS=1000000
+PORT_OURS=${PORT_OURS:-16500}
+PORT_REDIS=${PORT_REDIS:-16501}
+OUT=${OUT:-target/bench-server}
+BIN=${BIN:-target/release/ccbitcask}
+mkdir -p "$OUT"
+WORK=$(mktemp -d /tmp/bench-server.XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+    cargo build --release -q -p ccbitcask
+fi
+
+wait_port() {
+    for _ in $(seq 1 200); do
+        redis-cli -p "$1" PING >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    echo "server on port $1 did not start" >&2
+    exit 1
+}
+
+start_ours() { # sync policy
+    rm -rf "$WORK/ours"
+    "$BIN" --db "$WORK/ours" serve --bind "127.0.0.1:$PORT_OURS" --sync "$1" 2>"$WORK/ours.log" &
+    OURS_PID=$!
+    PIDS+=("$OURS_PID")
+    wait_port "$PORT_OURS"
+}
+
+start_redis() { # appendfsync
+    rm -rf "$WORK/redis"
+    mkdir -p "$WORK/redis"
+    redis-server --port "$PORT_REDIS" --bind 127.0.0.1 --save '' --appendonly yes \
+        --appendfsync "$1" --dir "$WORK/redis" --logfile "$WORK/redis.log" &
+    REDIS_PID=$!
+    PIDS+=("$REDIS_PID")
+    wait_port "$PORT_REDIS"
+}
+
+stop() { # pid port
+    redis-cli -p "$2" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+    for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+    kill -9 "$1" 2>/dev/null || true
+}
+
+# One redis-benchmark run; appends "label,test,rps,p50,p99" lines to $OUT/raw.csv.
+bench() { # label port pipeline requests
+    local label=$1 port=$2 pipeline=$3 n=$4
+    redis-benchmark -p "$port" -t set,get -n "$n" -r "$KEYS" -d 100 -c 50 -P "$pipeline" -q --csv \
+        | tr -d '"' | awk -F, -v l="$label" -v p="$pipeline" \
+            'NR > 1 { printf "%s,%s,P%s,%s,%s,%s\n", l, $1, p, $2, $5, $7 }' >>"$OUT/raw.csv"
+}
+
+peak_rss_kb() { awk '/VmHWM/ { print $2 }' "/proc/$1/status"; }
+
+# Loads exactly $KEYS distinct keys with 100-byte values through --pipe.
+load_keys() { # port
+    awk -v n="$KEYS" 'BEGIN {
+        v = sprintf("%0100d", 0)
+        for (i = 0; i < n; i++) printf "*3\r\n$3\r\nSET\r\n$%d\r\nkey:%d\r\n$100\r\n%s\r\n", length("key:" i), i, v
+    }' | redis-cli -p "$1" --pipe >/dev/null
+}
+
+: >"$OUT/raw.csv"
+declare -A RSS
+for pair in "everysec interval:1000 $N" "always always $ALWAYS_N"; do
+    read -r redis_fsync our_sync n <<<"$pair"
+    echo "== appendfsync $redis_fsync vs --sync $our_sync (-n $n)" >&2
+    start_ours "$our_sync"
+    start_redis "$redis_fsync"
+    for pipeline in 1 16; do
+        # Alternate, ours first then Redis, so drift hits both equally.
+        bench "ours-$redis_fsync" "$PORT_OURS" "$pipeline" "$n"
+        bench "redis-$redis_fsync" "$PORT_REDIS" "$pipeline" "$n"
+    done
+    if [[ "$redis_fsync" == everysec ]]; then
+        redis-cli -p "$PORT_OURS" FLUSHALL >/dev/null
+        redis-cli -p "$PORT_REDIS" FLUSHALL >/dev/null
+        load_keys "$PORT_OURS"
+        load_keys "$PORT_REDIS"
+        RSS[ours]=$(peak_rss_kb "$OURS_PID")
+        RSS[redis]=$(peak_rss_kb "$REDIS_PID")
+        RSS[ours_keys]=$(redis-cli -p "$PORT_OURS" DBSIZE)
+        RSS[redis_keys]=$(redis-cli -p "$PORT_REDIS" DBSIZE)
+    fi
+    stop "$OURS_PID" "$PORT_OURS"
+    stop "$REDIS_PID" "$PORT_REDIS"
+done
+
+echo
+echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(free -g | awk '/Mem:/ { print $2 }') GiB RAM; $(redis-server --version | cut -d' ' -f1-3)"
+echo "Command: redis-benchmark -t set,get -n <N> -r $KEYS -d 100 -c 50 -P <P> -q --csv (N=$N; $ALWAYS_N for fsync always)"
+echo
+echo "| durability | test | ccbitcask ops/s | Redis ops/s | ratio | ccbitcask p50 / p99 ms | Redis p50 / p99 ms |"
+echo "|---|---|---:|---:|---:|---|---|"
+awk -F, '
+    { key = $2 " " $3; split($1, a, "-"); side = a[1]; mode = a[2]
+      rps[side, mode, key] = $4; p50[side, mode, key] = $5; p99[side, mode, key] = $6
+      if (!((mode, key) in seen)) { seen[mode, key] = 1; order[++n] = mode SUBSEP key } }
+    END {
+      for (i = 1; i <= n; i++) {
+        split(order[i], k, SUBSEP); mode = k[1]; key = k[2]
+        label = (mode == "everysec") ? "interval:1000 vs everysec" : "always vs always"
+        o = rps["ours", mode, key]; r = rps["redis", mode, key]
+        printf "| %s | %s | %.0f | %.0f | %.2fx | %s / %s | %s / %s |\n", label, key, o, r, (r > 0 ? o / r : 0),
+            p50["ours", mode, key], p99["ours", mode, key], p50["redis", mode, key], p99["redis", mode, key]
+      }
+    }' "$OUT/raw.csv"
+echo
+printf "Peak RSS after loading %s distinct keys (100-byte values): ccbitcask %d MiB (%s keys), Redis %d MiB (%s keys), ratio %.2fx\n" \
+    "$KEYS" "$((RSS[ours] / 1024))" "${RSS[ours_keys]}" "$((RSS[redis] / 1024))" "${RSS[redis_keys]}" \
+    "$(awk -v o="${RSS[ours]}" -v r="${RSS[redis]}" 'BEGIN { print o / r }')"
