@@ -145,15 +145,25 @@ impl Set {
             ExpireOpt::At { ms, absolute } => Some(absolute_ms(ms, absolute, now, self.name)?),
             _ => None,
         };
-        let old = ctx.ks.get(&self.key)?;
+        // Only `GET` needs the old value itself; conditions and `KEEPTTL` are
+        // answered from RAM. A plain SET reads nothing, so it costs one append.
+        let old = match self.style {
+            ReplyStyle::OldValue => ctx.ks.get(&self.key)?,
+            _ => None,
+        };
+        let existed = match self.style {
+            ReplyStyle::OldValue => old.is_some(),
+            _ if self.cond != Cond::Always => ctx.ks.exists(&self.key),
+            _ => false,
+        };
         let allowed = match self.cond {
             Cond::Always => true,
-            Cond::IfMissing => old.is_none(),
-            Cond::IfPresent => old.is_some(),
+            Cond::IfMissing => !existed,
+            Cond::IfPresent => existed,
         };
         if allowed {
             let expiry = match self.expire {
-                ExpireOpt::Keep => old.as_ref().and_then(|e| e.expiry),
+                ExpireOpt::Keep => ctx.ks.expiry(&self.key).flatten(),
                 _ => at,
             };
             match expiry {
