@@ -24,6 +24,9 @@ use crate::parse::{Limits, ProtocolError, RequestParser};
 /// Initial and idle capacity of each buffer.
 const INITIAL: usize = 16 * 1024;
 
+/// Most bytes reserved beyond what has arrived.
+const MAX_AHEAD: usize = 1024 * 1024;
+
 /// Buffers larger than this are replaced by fresh small ones once empty.
 const SHRINK_ABOVE: usize = 256 * 1024;
 
@@ -88,9 +91,12 @@ impl Connection {
         if len >= self.max_buffer {
             return Ok(Fill::BufferFull);
         }
-        // Reserve for the whole pending argument when its size is known, else
-        // a normal chunk; never past the cap.
-        let want = self.need.saturating_sub(len).max(INITIAL);
+        // Reserve for the pending argument when its size is known, else a
+        // normal chunk; never past the cap, and never more than 1 MiB ahead of
+        // what has arrived, so a client that only *claims* a 512 MiB argument
+        // does not get 512 MiB reserved (BytesMut still grows by doubling, so
+        // a real large argument costs amortized O(n) copies).
+        let want = self.need.saturating_sub(len).clamp(INITIAL, MAX_AHEAD);
         let want = want.min(self.max_buffer - len);
         self.rbuf.reserve(want);
         let n = self.stream.read_buf(&mut self.rbuf).await?;

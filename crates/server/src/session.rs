@@ -68,6 +68,8 @@ pub struct Session {
     multi: Option<Vec<(&'static Spec, Vec<Bytes>)>>,
     /// A queued command was unknown or had the wrong arity: `EXEC` aborts.
     multi_dirty: bool,
+    /// Bytes held by the queued commands (bounded by `max_buffer`).
+    multi_bytes: usize,
     /// Data commands waiting to run as one batch, and the most demanding
     /// place one of them must run.
     batch: Vec<Item>,
@@ -94,6 +96,7 @@ impl Session {
             authenticated,
             multi: None,
             multi_dirty: false,
+            multi_bytes: 0,
             batch: Vec::new(),
             batch_kind: Kind::Read,
         }
@@ -189,6 +192,15 @@ impl Session {
         }
         if let Some(queue) = &mut self.multi {
             if !matches!(spec.name, "exec" | "discard" | "multi" | "quit") {
+                // A transaction is held in memory until EXEC: bound it like the
+                // read buffer, so MULTI cannot be used to grow memory forever.
+                self.multi_bytes += args.iter().map(|a| a.len() + 16).sum::<usize>();
+                if self.multi_bytes > self.shared.config.max_buffer {
+                    self.multi_dirty = true;
+                    self.reply_in_order(Frame::error("ERR transaction too large (max-buffer)"))
+                        .await;
+                    return Next::Continue;
+                }
                 queue.push((spec, args));
                 self.reply_in_order(Frame::simple("QUEUED")).await;
                 return Next::Continue;
@@ -232,6 +244,7 @@ impl Session {
                 } else {
                     self.multi = Some(Vec::new());
                     self.multi_dirty = false;
+                    self.multi_bytes = 0;
                     Frame::ok()
                 };
                 self.reply(&f);
