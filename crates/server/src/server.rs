@@ -26,6 +26,9 @@ use crate::writer::Writer;
 /// Redis's reply to the client that is one too many.
 const MAX_CLIENTS_REPLY: &[u8] = b"-ERR max number of clients reached\r\n";
 
+/// How long shutdown waits for sessions to finish their current command.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Accepts connections and hands each to a [`Session`] task.
 struct Listener {
     /// The bound socket.
@@ -90,15 +93,25 @@ pub async fn run(
     drop(notify_shutdown);
     drop(shutdown_complete_tx);
     drop(writer);
-    let _ = shutdown_complete_rx.recv().await;
-    let _ = sweeper.await;
-    // Every Writer clone is gone now, so the thread finishes its last group,
-    // fsyncs and exits.
-    if tokio::task::spawn_blocking(move || writer_thread.join())
+    // A session only stops between commands, so this waits for every command
+    // in flight. A client that never reads its replies could hold a session
+    // in `write` forever; after DRAIN_TIMEOUT we stop waiting for it (its
+    // writes are committed already, only their replies are undelivered).
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, shutdown_complete_rx.recv())
         .await
-        .is_err()
-    {
-        error!("writer thread could not be joined");
+        .is_ok();
+    let _ = sweeper.await;
+    if drained {
+        // Every Writer clone is gone now, so the thread finishes its last
+        // group, fsyncs and exits.
+        if tokio::task::spawn_blocking(move || writer_thread.join())
+            .await
+            .is_err()
+        {
+            error!("writer thread could not be joined");
+        }
+    } else {
+        warn!("clients still connected after {DRAIN_TIMEOUT:?}; shutting down without them");
     }
     let db = shared.db.clone();
     tokio::task::spawn_blocking(move || db.sync())
