@@ -184,3 +184,55 @@ fn acknowledged_writes_survive_kill_9_with_sync_always() {
 fn acknowledged_writes_survive_kill_9_with_sync_none() {
     acknowledged_writes_survive_kill_9("none");
 }
+
+#[test]
+fn merge_and_bgrewriteaof_compact_in_the_background() {
+    let s = TestServer::start();
+    let mut con = redis::Client::open(s.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    for round in 0..5 {
+        for i in 0..500 {
+            let _: () = con.set(format!("k{i}"), format!("v{round}-{i}")).unwrap();
+        }
+    }
+    let reply: String = redis::cmd("MERGE").query(&mut con).unwrap();
+    assert_eq!(reply, "Background merge started");
+    // Merges finished, counting one still running as not finished yet.
+    let merges = |con: &mut redis::Connection| -> u64 {
+        let info: String = redis::cmd("INFO").arg("persistence").query(con).unwrap();
+        let field = |name: &str| -> u64 {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        if field("aof_rewrite_in_progress:") == 1 {
+            0
+        } else {
+            field("merges_completed:")
+        }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while merges(&mut con) < 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "merge never completed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let v: String = con.get("k499").unwrap();
+    assert_eq!(v, "v4-499");
+    let reply: String = redis::cmd("BGREWRITEAOF").query(&mut con).unwrap();
+    assert_eq!(reply, "Background append only file rewriting started");
+    while merges(&mut con) < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "second merge never completed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let n: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(n, 500);
+}
