@@ -216,7 +216,11 @@ impl ExpireCmd {
                 Some(Some(at)) => {
                     let left = i64::try_from(at.saturating_sub(now)).unwrap_or(i64::MAX);
                     // TTL rounds to the nearest second, like Redis.
-                    Frame::Integer(if ms { left } else { (left + 500) / 1000 })
+                    Frame::Integer(if ms {
+                        left
+                    } else {
+                        left.saturating_add(500) / 1000
+                    })
                 }
             },
             ExpireCmd::Persist(key) => reply((|| {
