@@ -83,7 +83,13 @@ fuzz_target!(|data: &[u8]| {
                 db.merge().unwrap();
             }
             _ => {
-                let ids: Vec<u32> = db.stats().files.iter().filter(|f| !f.active).map(|f| f.id).collect();
+                let ids: Vec<u32> = db
+                    .stats()
+                    .files
+                    .iter()
+                    .filter(|f| !f.active)
+                    .map(|f| f.id)
+                    .collect();
                 let pick: Vec<u32> = ids
                     .iter()
                     .enumerate()

@@ -22,7 +22,9 @@ fuzz_target!(|data: &[u8]| {
     // prepended to data files half of the time so the fuzzer reaches the records.
     let mut rest = data;
     for id in 1..=3u32 {
-        let [lo, hi, kind, tail @ ..] = rest else { break };
+        let [lo, hi, kind, tail @ ..] = rest else {
+            break;
+        };
         let len = (usize::from(*lo) | usize::from(*hi) << 8).min(tail.len());
         let (body, tail) = tail.split_at(len);
         rest = tail;
@@ -36,7 +38,11 @@ fuzz_target!(|data: &[u8]| {
         if kind & 2 == 2 {
             let h = FileHeader {
                 magic: if hint { Magic::Hint } else { Magic::Data },
-                kind: if kind & 4 == 4 { FileKind::Merged } else { FileKind::Log },
+                kind: if kind & 4 == 4 {
+                    FileKind::Merged
+                } else {
+                    FileKind::Log
+                },
                 file_id: id,
             };
             f.append_all(&mut [IoSlice::new(&h.encode())]).unwrap();

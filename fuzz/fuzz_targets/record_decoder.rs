@@ -12,7 +12,11 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(h, meta);
         let len = usize::try_from(meta.record_len()).unwrap();
         let key_end = RECORD_HEADER_LEN + meta.key_len as usize;
-        let again = encode(&meta, &data[RECORD_HEADER_LEN..key_end], &data[key_end..len]);
+        let again = encode(
+            &meta,
+            &data[RECORD_HEADER_LEN..key_end],
+            &data[key_end..len],
+        );
         assert_eq!(&again[..], &data[..len]);
         assert!(!meta.is_tombstone() || meta.value_len == 0);
     }

@@ -177,6 +177,10 @@ fn merge_failing_at_every_step_leaves_old_files_usable() {
             );
         }
     }
+    eprintln!(
+        "figures: merge of {n} steps, {} faults injected, {failed} merges failed",
+        2 * n
+    );
     assert!(failed > 0);
 }
 
@@ -186,6 +190,7 @@ fn process_dying_at_every_merge_step_loses_nothing() {
     let (model, clock) = build_std(src.path());
     let t = clock.now();
     let n = merge_ops(src.path(), t);
+    eprintln!("figures: process death at each of {} merge steps", n + 1);
     for i in 0..=n {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("db");
@@ -281,6 +286,7 @@ fn power_loss_at_every_merge_step_loses_nothing() {
     db.merge().unwrap();
     let n = sim.ops();
     drop(db);
+    eprintln!("figures: power loss before each of {} merge steps", n + 1);
     assert!(n > 20, "merge performed only {n} operations");
     for i in 0..=n {
         let (sim, db) = sim_open(&base, t);

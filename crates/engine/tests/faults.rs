@@ -152,6 +152,7 @@ fn write_path_faults_latch_and_lose_nothing_acknowledged() {
             }
         }
     }
+    eprintln!("figures: {fired} write-path faults fired");
     assert!(fired >= 50, "only {fired} faults fired");
 }
 
