@@ -1,5 +1,5 @@
 //! `server` mode: the same check through `ccbitcask serve --sync always`, with a real
-//! RESP client (`redis`). A reply is the acknowledgement; the server is SIGKILLed at a
+//! RESP client (`redis`); about 2% of requests are `BGREWRITEAOF` (a background merge). A reply is the acknowledgement; the server is SIGKILLed at a
 //! random moment, `check` runs on the directory, and a fresh server must answer `GET`
 //! with exactly the acknowledged history (the one request in flight may have landed).
 
@@ -179,6 +179,20 @@ pub fn run(dir: &Path, cycles: u64, seed: u64, bin: Option<PathBuf>, totals: &mu
                 let mut n = 0;
                 while !stop.load(SeqCst) {
                     n += 1;
+                    if crng.gen_range(0..100) < 2 {
+                        // A background merge in the server, so kills land mid-merge too.
+                        // An error reply ("a merge is already running") is fine; a dead
+                        // connection ends the load.
+                        if let Err(e) = redis::cmd("BGREWRITEAOF").query::<redis::Value>(&mut con) {
+                            if e.is_io_error()
+                                || e.is_connection_dropped()
+                                || e.is_connection_refusal()
+                            {
+                                return;
+                            }
+                        }
+                        continue;
+                    }
                     let mut op = random_op(&mut crng, cycle, n, now_ms());
                     // RESP's EX cannot express an expiry in the past: write it plainly.
                     if let Op::Put(_, _, e) = &mut op {
@@ -232,5 +246,13 @@ pub fn run(dir: &Path, cycles: u64, seed: u64, bin: Option<PathBuf>, totals: &mu
         pending = log.pending;
         totals.crashes += 1;
         totals.acked += log.acked.len() as u64;
+        if (cycle + 1) % 10 == 0 {
+            eprintln!(
+                "cycle {}: {} acknowledged writes so far, {} keys live",
+                cycle + 1,
+                totals.acked,
+                model.map.len()
+            );
+        }
     }
 }
