@@ -101,17 +101,14 @@ pub async fn run(
         .await
         .is_ok();
     let _ = sweeper.await;
-    if drained {
+    if !drained {
+        warn!("clients still connected after {DRAIN_TIMEOUT:?}; shutting down without them");
+    } else if let Some(thread) = writer_thread {
         // Every Writer clone is gone now, so the thread finishes its last
         // group, fsyncs and exits.
-        if tokio::task::spawn_blocking(move || writer_thread.join())
-            .await
-            .is_err()
-        {
+        if tokio::task::spawn_blocking(move || thread.join()).await.is_err() {
             error!("writer thread could not be joined");
         }
-    } else {
-        warn!("clients still connected after {DRAIN_TIMEOUT:?}; shutting down without them");
     }
     let db = shared.db.clone();
     tokio::task::spawn_blocking(move || db.sync())

@@ -46,6 +46,9 @@ pub struct Shared {
     /// hold it shared. Single-key reads never touch it. A std lock: it is only
     /// taken in synchronous code, never across an `.await`.
     pub commit_gate: RwLock<()>,
+    /// Serializes mutations on the inline write path (see [`crate::writer`]):
+    /// held while a batch executes and commits, never across an `.await`.
+    pub write_lock: Mutex<()>,
     /// Woken by the `SHUTDOWN` command; [`crate::run`] waits on it next to the
     /// caller's shutdown future.
     pub shutdown_requested: Notify,
@@ -100,6 +103,7 @@ impl Shared {
             stats: Counters::default(),
             merge_running: AtomicBool::new(false),
             commit_gate: RwLock::new(()),
+            write_lock: Mutex::new(()),
             shutdown_requested: Notify::new(),
         }
     }

@@ -78,7 +78,16 @@ fn transactions_queue_and_execute() {
 
 #[test]
 fn transactions_are_atomic_for_other_clients() {
-    let s = Arc::new(TestServer::start());
+    transactions_are_atomic(TestServer::start());
+}
+
+#[test]
+fn transactions_are_atomic_for_other_clients_with_sync_always() {
+    transactions_are_atomic(TestServer::with_config(common::always()));
+}
+
+fn transactions_are_atomic(s: TestServer) {
+    let s = Arc::new(s);
     let stop = Arc::new(AtomicBool::new(false));
     // A reader checks that both keys always move together.
     let reader = {
@@ -132,7 +141,16 @@ fn transactions_are_atomic_for_other_clients() {
 
 #[test]
 fn concurrent_read_modify_write_is_atomic() {
-    let s = Arc::new(TestServer::start());
+    read_modify_write_is_atomic(TestServer::start());
+}
+
+#[test]
+fn concurrent_read_modify_write_is_atomic_with_sync_always() {
+    read_modify_write_is_atomic(TestServer::with_config(common::always()));
+}
+
+fn read_modify_write_is_atomic(s: TestServer) {
+    let s = Arc::new(s);
     let workers: Vec<_> = (0..8)
         .map(|t| {
             let s = Arc::clone(&s);

@@ -68,6 +68,11 @@ impl KeysCmd {
         })
     }
 
+    /// Is this `FLUSHDB`/`FLUSHALL`?
+    pub(super) fn is_flush(&self) -> bool {
+        matches!(self, KeysCmd::Flush)
+    }
+
     /// Keys this command reads or writes by name.
     pub(super) fn key_count(&self) -> usize {
         match self {

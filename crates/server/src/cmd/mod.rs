@@ -188,6 +188,12 @@ impl Command {
         }
     }
 
+    /// Can this write take long enough to stall a runtime worker
+    /// (`FLUSHDB`/`FLUSHALL` delete every key)?
+    pub fn is_slow_write(&self) -> bool {
+        matches!(self, Command::Keys(c) if c.is_flush())
+    }
+
     /// Step 3 for data commands: run against the keyspace.
     pub fn exec(self, ctx: &mut Ctx<'_, '_>) -> Frame {
         let reply = match self {
