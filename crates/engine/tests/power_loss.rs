@@ -268,9 +268,12 @@ fn none_survivor_is_a_consistent_prefix_of_history() {
                     durable_at = history.len();
                 }
                 94..=95 => {
-                    // A merge makes everything before it durable (step 2 of its commit).
-                    db.merge().unwrap();
-                    durable_at = history.len();
+                    // A merge that commits makes everything before it durable (step 2 of
+                    // its protocol); one with no sealed input commits nothing and syncs
+                    // nothing (seed 29825482 caught the test assuming otherwise).
+                    if !db.merge().unwrap().inputs.is_empty() {
+                        durable_at = history.len();
+                    }
                 }
                 _ => {}
             }
