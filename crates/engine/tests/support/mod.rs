@@ -596,6 +596,10 @@ impl SimImage {
     pub fn file_mut(&mut self, path: &Path) -> Option<&mut Vec<u8>> {
         self.files.get_mut(path)
     }
+    /// Adds (or replaces) a file in the image.
+    pub fn insert(&mut self, path: PathBuf, bytes: Vec<u8>) {
+        self.files.insert(path, bytes);
+    }
     pub fn paths(&self) -> Vec<PathBuf> {
         self.files.keys().cloned().collect()
     }
