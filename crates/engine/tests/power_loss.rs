@@ -271,7 +271,8 @@ fn none_survivor_is_a_consistent_prefix_of_history() {
                     // A merge that commits makes everything before it durable (step 2 of
                     // its protocol); one with no sealed input commits nothing and syncs
                     // nothing (seed 29825482 caught the test assuming otherwise).
-                    if !db.merge().unwrap().inputs.is_empty() {
+                    let committed = !db.merge().unwrap().inputs.is_empty();
+                    if committed {
                         durable_at = history.len();
                     }
                 }
