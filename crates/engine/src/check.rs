@@ -140,10 +140,12 @@ pub fn check_with(fsys: &dyn Vfs, dir: &Path) -> Result<CheckReport> {
     // given its header when the machine stopped. Open deletes it; it is the torn end of
     // the log, not corruption.
     let after = newest_log.map_or(0, |i| i + 1);
-    if let Some(j) = (after..report.files.len())
-        .rev()
-        .find(|&j| report.files.get(j).is_some_and(|f| f.bytes < HEADER_LEN as u64))
-    {
+    if let Some(j) = (after..report.files.len()).rev().find(|&j| {
+        report
+            .files
+            .get(j)
+            .is_some_and(|f| f.bytes < HEADER_LEN as u64)
+    }) {
         newest_log = Some(j);
     }
     if let Some(i) = newest_log {

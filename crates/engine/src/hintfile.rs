@@ -99,7 +99,9 @@ pub(crate) fn truncation_damage(
         Decoded::Trailer { data_len: was, .. } if was > data_len => {
             Some(crate::datafile::scan::Damage {
                 offset: data_len,
-                reason: format!("data file truncated: {data_len} bytes, its hint file describes {was}"),
+                reason: format!(
+                    "data file truncated: {data_len} bytes, its hint file describes {was}"
+                ),
                 at_tail: false,
             })
         }
