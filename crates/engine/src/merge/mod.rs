@@ -320,13 +320,18 @@ fn commit(inner: &Inner, inputs: &[Arc<DataFile>]) -> Result<()> {
     // merge in this process could overwrite the manifest and leave these inputs on disk,
     // unlisted, to be loaded again at the next open (resurrecting keys whose tombstones
     // that later merge dropped). Reopening finishes the commit.
-    hintfile::write_atomically(fsys, dir, &manifest_path, &manifest::encode(&ids)).map_err(|e| {
-        if fsys.open(&manifest_path, crate::vfs::OpenMode::Read).is_ok() {
-            inner.poison(e)
-        } else {
-            e
-        }
-    })?;
+    hintfile::write_atomically(fsys, dir, &manifest_path, &manifest::encode(&ids)).map_err(
+        |e| {
+            if fsys
+                .open(&manifest_path, crate::vfs::OpenMode::Read)
+                .is_ok()
+            {
+                inner.poison(e)
+            } else {
+                e
+            }
+        },
+    )?;
     finish_commit(inner, &ids, &manifest_path).map_err(|e| inner.poison(e))
 }
 
