@@ -378,3 +378,58 @@ fn regression_power_loss_during_rollover_reported_as_corruption() {
     let report = check_with(&SimFs::from_image(&img), &sim_dir()).unwrap();
     assert!(!report.is_clean());
 }
+
+/// Known limit, kept as a reproducer: if the OS writes unsynced pages back out of order
+/// (a page after a hole reaches the disk, the one before does not), a power cut under
+/// `none` leaves a zero-filled hole in the active file followed by valid records.
+/// Recovery skips the hole (reported as damage) and keeps the later records, so the
+/// survivor is not a prefix of history (a delete lost in the hole, a later put kept).
+/// Stopping the newest log file at its first damage (point-in-time recovery, as
+/// RocksDB's WAL does) would restore the prefix at the cost of dropping records after
+/// bit rot there. `always` is unaffected: an fsync covers every earlier page.
+#[test]
+#[ignore = "known limit of `none` under out-of-order writeback; see docs/RELIABILITY.md"]
+fn none_with_out_of_order_writeback_keeps_a_prefix() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(support::seed());
+    for round in 0..20 {
+        let sim = SimFs::new();
+        let db = open_tiny(
+            &sim_dir(),
+            Arc::new(sim.clone()),
+            ManualClock::new(),
+            1 << 20,
+            SyncPolicy::None,
+        )
+        .unwrap();
+        let mut state: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        let mut history = vec![state.clone()];
+        for step in 0..120u32 {
+            let k = format!("k{}", rng.gen_range(0..10)).into_bytes();
+            if rng.gen_bool(0.6) {
+                let v = format!("v{step}").into_bytes();
+                db.put(&k, &v).unwrap();
+                state.insert(k, v);
+            } else {
+                db.delete(&k).unwrap();
+                state.remove(&k);
+            }
+            history.push(state.clone());
+        }
+        let mut r = rand::rngs::StdRng::seed_from_u64(rng.gen());
+        let img = sim.power_loss_reordered(64, move |_| r.gen_bool(0.5));
+        drop(db);
+        let db = open_tiny(
+            &sim_dir(),
+            Arc::new(SimFs::from_image(&img)),
+            ManualClock::new(),
+            1 << 20,
+            SyncPolicy::None,
+        )
+        .unwrap();
+        let got = dump(&db);
+        assert!(
+            history.contains(&got),
+            "round {round}: survivor is not a prefix of history"
+        );
+    }
+}

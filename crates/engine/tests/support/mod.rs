@@ -542,6 +542,42 @@ impl SimFs {
         Self::image_locked(&self.lock(), Some(&mut pick))
     }
 
+    /// Like [`SimFs::power_loss`], but the OS had written back an arbitrary *subset*
+    /// of each file's unsynced pages (`page` bytes each), not a prefix: pages not
+    /// written back read as zeros if a later page was (a hole), as after out-of-order
+    /// writeback on a real disk. `keep(page_index)` decides per page.
+    pub fn power_loss_reordered(
+        &self,
+        page: usize,
+        mut keep: impl FnMut(usize) -> bool,
+    ) -> SimImage {
+        let s = self.lock();
+        let mut img = Self::image_locked(&s, None);
+        for (p, inode) in &s.durable {
+            let i = lock_inode(inode);
+            if i.data.len() <= i.durable.len() || !i.data.starts_with(&i.durable) {
+                continue;
+            }
+            let mut bytes = i.durable.clone();
+            let mut last_kept = bytes.len();
+            let mut at = i.durable.len();
+            let mut n = 0;
+            while at < i.data.len() {
+                let end = (at + page).min(i.data.len());
+                if keep(n) {
+                    bytes.resize(at, 0);
+                    bytes.extend_from_slice(&i.data[at..end]);
+                    last_kept = end;
+                }
+                at = end;
+                n += 1;
+            }
+            bytes.resize(last_kept, 0);
+            img.files.insert(p.clone(), bytes);
+        }
+        img
+    }
+
     /// Arms a power cut just before mutating operation `n` (0-based from now); the image
     /// is kept for [`SimFs::take_captured`] while the system goes on running.
     pub fn cut_before_op(&self, n: u64) {
