@@ -52,6 +52,10 @@ enum Cmd {
         /// The `ccbitcask` binary (default: target/release or target/debug next to this one).
         #[arg(long)]
         bin: Option<PathBuf>,
+        /// The server's `--sync` policy. A SIGKILL keeps the page cache, so every policy
+        /// must lose nothing acknowledged here.
+        #[arg(long, default_value = "always")]
+        sync: String,
     },
     /// The child process of `crash` (internal).
     #[command(hide = true)]
@@ -116,15 +120,16 @@ fn main() {
             seed,
             dir,
             bin,
+            sync,
         } => {
             let seed = seed.unwrap_or_else(rand::random);
             let (dir, temp) = workdir(dir, seed);
             eprintln!(
-                "server mode: {cycles} cycles, seed {seed}, directory {}",
+                "server mode: {cycles} cycles, --sync {sync}, seed {seed}, directory {}",
                 dir.display()
             );
             let mut t = Totals::default();
-            server::run(&dir, cycles, seed, bin, &mut t);
+            server::run(&dir, cycles, seed, bin, &sync, &mut t);
             (t, dir, temp)
         }
     };

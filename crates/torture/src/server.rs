@@ -43,13 +43,13 @@ struct Server {
     url: String,
 }
 
-fn start(bin: &Path, dir: &Path) -> Result<(Server, redis::Connection), String> {
+fn start(bin: &Path, dir: &Path, sync: &str) -> Result<(Server, redis::Connection), String> {
     let port = free_port();
     let child = Command::new(bin)
         .arg("serve")
         .arg("--db")
         .arg(dir)
-        .args(["--sync", "always", "--max-file-size", "16K"])
+        .args(["--sync", sync, "--max-file-size", "16K"])
         .arg("--bind")
         .arg(format!("127.0.0.1:{port}"))
         .stdin(Stdio::null())
@@ -110,7 +110,14 @@ struct Log {
     error: Option<String>,
 }
 
-pub fn run(dir: &Path, cycles: u64, seed: u64, bin: Option<PathBuf>, totals: &mut Totals) {
+pub fn run(
+    dir: &Path,
+    cycles: u64,
+    seed: u64,
+    bin: Option<PathBuf>,
+    sync: &str,
+    totals: &mut Totals,
+) {
     let Some(bin) = find_bin(bin) else {
         totals.violation("no ccbitcask binary found (build it, or pass --bin)".into());
         return;
@@ -134,7 +141,7 @@ pub fn run(dir: &Path, cycles: u64, seed: u64, bin: Option<PathBuf>, totals: &mu
                 Err(e) => totals.violation(format!("check failed: {e}")),
             }
         }
-        let (mut server, mut con) = match start(&bin, dir) {
+        let (mut server, mut con) = match start(&bin, dir, sync) {
             Ok(s) => s,
             Err(e) => {
                 totals.violation(e);
