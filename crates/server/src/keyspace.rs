@@ -3,7 +3,7 @@
 //! Commands never call the engine's write methods directly. They read and write
 //! a [`Keyspace`]: reads fall through to the engine, writes land in an overlay
 //! (so a later command in the same group sees them, e.g. `SET a 1` then
-//! `INCR a` inside `MULTI`) and in one [`WriteBatch`]. The writer thread
+//! `INCR a` inside `MULTI`) and in one [`WriteBatch`]. The writer
 //! commits that batch once per group, which gives three things at once:
 //!
 //! * `MULTI`/`EXEC` is atomic on disk: the whole transaction is one batch;

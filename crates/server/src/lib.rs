@@ -25,8 +25,9 @@
 //!   integers, limits;
 //! * `connection`: the socket, its buffers, pipelining;
 //! * `session`: per-client state and routing (inline read / blocking pool /
-//!   writer thread);
-//! * `writer`: the single writer thread and group commit;
+//!   writer);
+//! * `writer`: the serialized write path (a writer thread with group fsync
+//!   for `--sync always`, inline under a mutex otherwise);
 //! * `keyspace`: the overlay view that makes batches and `MULTI` atomic;
 //! * `cmd/`: the command table and one file per command family;
 //! * `server`: the listener, `maxclients`, the expiry sweep, shutdown;

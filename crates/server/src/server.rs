@@ -44,7 +44,7 @@ struct Listener {
     /// Cloned into every session and never sent on: when the last clone is
     /// dropped, every session has finished.
     shutdown_complete_tx: mpsc::Sender<()>,
-    /// Handle to the writer thread, cloned into every session.
+    /// The write path, cloned into every session.
     writer: Writer,
 }
 
@@ -106,7 +106,10 @@ pub async fn run(
     } else if let Some(thread) = writer_thread {
         // Every Writer clone is gone now, so the thread finishes its last
         // group, fsyncs and exits.
-        if tokio::task::spawn_blocking(move || thread.join()).await.is_err() {
+        if tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .is_err()
+        {
             error!("writer thread could not be joined");
         }
     }

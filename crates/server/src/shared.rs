@@ -23,7 +23,7 @@ pub const REDIS_VERSION: &str = "7.0.15";
 
 /// Server-wide state, one per [`crate::run`], behind an `Arc`.
 pub struct Shared {
-    /// The engine. Reads call it directly; writes go through the writer thread.
+    /// The engine. Reads call it directly; writes go through [`crate::writer`].
     pub db: Bitcask,
     /// The effective configuration (read by `CONFIG GET` and `INFO`).
     pub config: ServerConfig,

@@ -164,7 +164,10 @@ fn writer_loop(shared: &Shared, mut rx: mpsc::Receiver<Job>) {
             }
         }
         let counts: Vec<usize> = jobs.iter().map(|j| j.items.len()).collect();
-        let batches: Vec<Vec<Item>> = jobs.iter_mut().map(|j| std::mem::take(&mut j.items)).collect();
+        let batches: Vec<Vec<Item>> = jobs
+            .iter_mut()
+            .map(|j| std::mem::take(&mut j.items))
+            .collect();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             run_group(shared, batches, durability, always)
         }));

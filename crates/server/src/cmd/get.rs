@@ -4,7 +4,7 @@
 //! `GET`, `MGET` and `STRLEN` are [`super::Kind::Read`]: they run on the
 //! connection task and read the engine directly (a keydir lookup plus one
 //! `pread`, served from the page cache for hot data). `GETDEL` and `GETEX` are
-//! writes and so run on the writer thread, where nothing can change the key
+//! writes and so run on the serialized write path, where nothing can change the key
 //! between their read and their write.
 
 use bytes::Bytes;

@@ -1,7 +1,7 @@
 //! Read-modify-write on one string: `INCR`, `INCRBY`, `DECR`, `DECRBY`, `APPEND`.
 //!
 //! Each reads the current value, computes the new one and writes it back. They
-//! are atomic because they run on the writer thread, which applies mutations
+//! are atomic because they run on the serialized write path, which applies mutations
 //! one at a time; the key's TTL is kept, as in Redis.
 
 use bytes::{Bytes, BytesMut};

@@ -20,7 +20,7 @@ pub enum Kind {
     Read,
     /// Reads only, but may walk every key: runs on the blocking pool.
     Heavy,
-    /// Mutates: runs on the writer thread.
+    /// Mutates: runs on the serialized write path ([`crate::writer`]).
     Write,
 }
 
