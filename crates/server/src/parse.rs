@@ -1,6 +1,6 @@
 //! Request parsing: RESP multibulk arrays and inline commands, check-then-parse.
 //!
-//! Like mini-redis, parsing happens in two passes. [`RequestParser::check`] walks
+//! Like mini-redis, parsing happens in two passes. `RequestParser::check` walks
 //! the buffer without allocating and answers "a whole request of N bytes is
 //! here", "not yet" or "protocol error". Only then is the request split off the
 //! buffer, frozen, and its arguments taken as zero-copy slices of it.
