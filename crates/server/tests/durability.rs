@@ -84,6 +84,12 @@ fn cli_binary() -> Option<PathBuf> {
 /// Starts `ccbitcask serve` (or this test binary in child-server mode) on a
 /// free port; returns the child and its address.
 fn spawn_server(dir: &std::path::Path, sync: &str) -> (Child, String) {
+    let (child, addr, _) = spawn_server_with(dir, sync, "127.0.0.1:0");
+    (child, addr)
+}
+
+/// Like [`spawn_server`], binding `bind`; also returns stderr up to "ready".
+fn spawn_server_with(dir: &std::path::Path, sync: &str, bind: &str) -> (Child, String, String) {
     let mut cmd = match cli_binary() {
         Some(bin) => {
             let mut c = Command::new(bin);
@@ -98,25 +104,28 @@ fn spawn_server(dir: &std::path::Path, sync: &str) -> (Child, String) {
             c
         }
     };
-    cmd.args(["--bind", "127.0.0.1:0", "--sync", sync]);
+    cmd.args(["--bind", bind, "--sync", sync]);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
+    let mut banner = String::new();
     let addr = loop {
         let line = lines
             .next()
             .expect("server exited before it was ready")
             .unwrap();
+        banner.push_str(&line);
+        banner.push('\n');
         if let Some((_, addr)) = line.split_once("ready on ") {
             break addr.trim().to_string();
         }
     };
     // Keep draining stderr so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, addr)
+    (child, addr, banner)
 }
 
 /// Child-server mode for [`spawn_server`]; a no-op in a normal test run.
@@ -235,4 +244,44 @@ fn merge_and_bgrewriteaof_compact_in_the_background() {
     }
     let n: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
     assert_eq!(n, 500);
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly_and_keeps_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut child, addr) = spawn_server(tmp.path(), "interval:1000");
+    let mut con = redis::Client::open(format!("redis://{addr}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    for i in 0..100 {
+        let _: () = con.set(format!("k{i}"), i).unwrap();
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "serve exited with {exit:?} after SIGTERM");
+    // The lock is released: the directory opens again at once.
+    let s = TestServer::start_in(tmp.path(), ServerConfig::default());
+    s.raw()
+        .roundtrip(b"DBSIZE\r\nGET k99\r\n", b":100\r\n$2\r\n99\r\n");
+}
+
+#[test]
+fn warns_loudly_when_exposed_without_a_password() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut child, _, banner) = spawn_server_with(tmp.path(), "none", "0.0.0.0:0");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        banner.contains("WARNING: listening on 0.0.0.0:0 WITHOUT A PASSWORD"),
+        "{banner}"
+    );
+    let (mut child, _, banner) = spawn_server_with(tmp.path(), "none", "127.0.0.1:0");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!banner.contains("WARNING"), "{banner}");
 }
