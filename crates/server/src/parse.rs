@@ -143,11 +143,12 @@ impl RequestParser {
                 };
                 let count = parse_i64(&buf[1..cr])
                     .ok_or(ProtocolError::Message("invalid multibulk length"))?;
-                if !authenticated && count > UNAUTH_MAX_MULTIBULK {
-                    return Err(ProtocolError::Message("unauthenticated multibulk length"));
-                }
+                // Redis checks the hard limit before the anonymous one.
                 if count > i64::try_from(self.limits.max_multibulk_len).unwrap_or(i64::MAX) {
                     return Err(ProtocolError::Message("invalid multibulk length"));
+                }
+                if !authenticated && count > UNAUTH_MAX_MULTIBULK {
+                    return Err(ProtocolError::Message("unauthenticated multibulk length"));
                 }
                 let header = cr + 2;
                 if count <= 0 {
