@@ -126,6 +126,12 @@ impl Writer {
 }
 
 /// The inline path: one batch, serialized with every other by the write lock.
+///
+/// A runtime worker that finds the lock taken blocks for as long as the
+/// holder's batch runs: microseconds for ordinary writes. The one long holder,
+/// `FLUSHDB` on a big database, runs on the blocking pool, and other writers
+/// then wait for it, much as every Redis client waits for a synchronous
+/// `FLUSHALL`; reads never take this lock.
 fn run_inline(shared: &Shared, items: Vec<Item>) -> Vec<Frame> {
     let _serial = shared
         .write_lock
