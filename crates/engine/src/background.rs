@@ -88,27 +88,6 @@ pub(crate) fn start(inner: &Arc<Inner>) {
     if inner.writer.is_none() {
         return;
     }
-    // Sealed files without a valid hint (the file that was active at a crash, or one
-    // whose hint was damaged) get one now, so the next open can skip scanning them.
-    let active = inner
-        .writer
-        .as_ref()
-        .and_then(|w| w.lock().ok().map(|w| w.active.id));
-    let unhinted: Vec<u32> = inner
-        .files
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .values()
-        .filter(|f| Some(f.id) != active && !f.has_hint.load(std::sync::atomic::Ordering::Relaxed))
-        // Not for a file found damaged: a hint made from what survived would hide the
-        // damage from every later open (and overwrite the recorded length that shows
-        // a sealed file lost its end). Such files are scanned, and reported, each time.
-        .filter(|f| !inner.open_report.damage.iter().any(|(id, _)| *id == f.id))
-        .map(|f| f.id)
-        .collect();
-    if !unhinted.is_empty() {
-        inner.spawn_hint_writer(unhinted);
-    }
     if let SyncPolicy::Interval(every) = inner.opts.sync {
         let db = Arc::clone(inner);
         inner.background.spawn("ccbitcask-flush", move || {
