@@ -163,3 +163,56 @@ fn scan_iterates_every_key() {
     let n: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
     assert_eq!(n, 501);
 }
+
+#[test]
+fn introspection_commands() {
+    let s = TestServer::start();
+    let mut con = redis::Client::open(s.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: () = con.set_ex("t", "v", 100).unwrap();
+    let _: () = con.set("p", "v").unwrap();
+    let info: String = redis::cmd("INFO").query(&mut con).unwrap();
+    for needle in [
+        "# Server\r\nredis_version:7.0.15\r\n",
+        "# Clients\r\nconnected_clients:1\r\n",
+        "# Memory\r\n",
+        "keydir_bytes:",
+        "# Persistence\r\n",
+        "dead_bytes:",
+        "data_files:",
+        "last_merge_reclaimed_bytes:",
+        "# Stats\r\n",
+        "total_commands_processed:",
+        "# Keyspace\r\ndb0:keys=2,expires=1,avg_ttl=0\r\n",
+    ] {
+        assert!(info.contains(needle), "INFO lacks {needle:?}:\n{info}");
+    }
+    let only: String = redis::cmd("INFO").arg("SERVER").query(&mut con).unwrap();
+    assert!(only.starts_with("# Server\r\n") && !only.contains("# Keyspace"));
+
+    let count: i64 = redis::cmd("COMMAND").arg("COUNT").query(&mut con).unwrap();
+    let all: Vec<Value> = redis::cmd("COMMAND").query(&mut con).unwrap();
+    assert_eq!(all.len() as i64, count);
+    let info: Vec<Value> = redis::cmd("COMMAND")
+        .arg("INFO")
+        .arg("get")
+        .arg("nope")
+        .query(&mut con)
+        .unwrap();
+    assert!(matches!(&info[..], [Value::Array(entry), Value::Nil] if entry.len() == 10));
+    // COMMAND DOCS: a map (flattened on RESP2) from name to a doc map.
+    let docs: Vec<Value> = redis::cmd("COMMAND")
+        .arg("DOCS")
+        .arg("set")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(docs.len(), 2);
+    assert_eq!(docs[0], Value::BulkString(b"set".to_vec()));
+
+    let clients: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).unwrap();
+    assert!(clients.starts_with("id=") && clients.ends_with('\n'));
+    let id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut con).unwrap();
+    assert!(clients.contains(&format!("id={id} ")));
+}
