@@ -341,15 +341,18 @@ impl Session {
                     self.info.set_name((!name.is_empty()).then_some(name));
                     Frame::ok()
                 }
-                ClientCmd::List => Frame::bulk_string(self.shared.client_list(self.info.id)),
+                // Redis 7 answers both with a verbatim string (a bulk string on RESP2).
+                ClientCmd::List => {
+                    Frame::Verbatim(self.shared.client_list(self.info.id, "client|list").into())
+                }
                 ClientCmd::Info => {
-                    let all = self.shared.client_list(self.info.id);
+                    let all = self.shared.client_list(self.info.id, "client|info");
                     let prefix = format!("id={} ", self.info.id);
                     let line = all
                         .lines()
                         .find(|l| l.starts_with(&prefix))
                         .unwrap_or_default();
-                    Frame::bulk_string(format!("{line}\n"))
+                    Frame::Verbatim(format!("{line}\n").into())
                 }
                 ClientCmd::SetInfo | ClientCmd::Noop => Frame::ok(),
             },

@@ -142,7 +142,8 @@ impl Shared {
 
     /// The `CLIENT LIST` text: one line per client, in Redis 7.0's field order.
     /// Fields we do not track (buffers, memory) are reported as 0.
-    pub fn client_list(&self, current: u64) -> String {
+    /// `current_cmd` is shown as the current client's last command.
+    pub fn client_list(&self, current: u64, current_cmd: &str) -> String {
         let now = self.uptime_ms();
         let clients = self.clients_lock();
         let mut out = String::new();
@@ -155,11 +156,7 @@ impl Shared {
                 .map(|n| String::from_utf8_lossy(n).into_owned())
                 .unwrap_or_default();
             let idle = now.saturating_sub(c.last_active_ms.load(Ordering::Relaxed)) / 1000;
-            let cmd = if c.id == current {
-                "client|list"
-            } else {
-                "NULL"
-            };
+            let cmd = if c.id == current { current_cmd } else { "NULL" };
             out.push_str(&format!(
                 "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db=0 sub=0 psub=0 \
                  ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 \
