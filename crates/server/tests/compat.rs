@@ -91,6 +91,24 @@ fn hello_and_resp3_encodings() {
         b"MULTI\r\nGET nokey\r\nEXEC\r\n",
         b"+OK\r\n+QUEUED\r\n*1\r\n_\r\n",
     );
+    // CLIENT INFO / LIST are verbatim strings on RESP3, as in Redis 7.
+    c.send(b"CLIENT INFO\r\n");
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n") {
+        head.extend(c.read_exact_len(1));
+    }
+    assert!(head.starts_with(b"="), "{}", String::from_utf8_lossy(&head));
+    let len: usize = std::str::from_utf8(&head[1..head.len() - 2])
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body = c.read_exact_len(len + 2);
+    assert!(
+        body.starts_with(b"txt:id="),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert!(String::from_utf8_lossy(&body).contains(" cmd=client|info "));
     // Back to RESP2.
     c.send(b"HELLO 2\r\n");
     c.expect(b"*14\r\n");
