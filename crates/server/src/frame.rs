@@ -49,6 +49,8 @@ pub enum Frame {
     NullArray,
     /// `*n`.
     Array(Vec<Frame>),
+    /// `~n` on RESP3 (an unordered set, e.g. `COMMAND`'s flags), `*n` on RESP2.
+    Set(Vec<Frame>),
     /// `%n` on RESP3, a flat `*2n` array of keys and values on RESP2.
     Map(Vec<(Frame, Frame)>),
     /// `=len\r\ntxt:...` on RESP3 (INFO), a plain bulk string on RESP2.
@@ -118,6 +120,16 @@ impl Frame {
             },
             Frame::Array(items) => {
                 integer_line(out, b'*', len_i64(items.len()));
+                for item in items {
+                    item.encode(proto, out);
+                }
+            }
+            Frame::Set(items) => {
+                let tag = match proto {
+                    Proto::Resp2 => b'*',
+                    Proto::Resp3 => b'~',
+                };
+                integer_line(out, tag, len_i64(items.len()));
                 for item in items {
                     item.encode(proto, out);
                 }

@@ -81,14 +81,16 @@ fn info(s: &Spec) -> Frame {
     Frame::Array(vec![
         Frame::bulk_static(s.name),
         Frame::Integer(s.arity),
-        Frame::Array(s.flags.iter().map(|f| Frame::simple(f)).collect()),
+        // Flags, categories, tips, key specs and subcommands are sets on
+        // RESP3 (`~`), as in Redis 7.
+        Frame::Set(s.flags.iter().map(|f| Frame::simple(f)).collect()),
         Frame::Integer(first),
         Frame::Integer(last),
         Frame::Integer(step),
-        Frame::Array(vec![Frame::simple(acl_category(s.group))]),
-        Frame::Array(Vec::new()),
-        Frame::Array(Vec::new()),
-        Frame::Array(Vec::new()),
+        Frame::Set(vec![Frame::simple(acl_category(s.group))]),
+        Frame::Set(Vec::new()),
+        Frame::Set(Vec::new()),
+        Frame::Set(Vec::new()),
     ])
 }
 
