@@ -46,6 +46,11 @@ use crate::writer::{self, Item, Writer};
 /// so a pipeline of large `GET`s cannot grow the write buffer without bound.
 const FLUSH_AT: usize = 1024 * 1024;
 
+/// A batch runs once it holds this many commands even if more are buffered,
+/// so a long pipeline's replies are produced (and flushed) in slices instead of
+/// all at once.
+const MAX_BATCH: usize = 256;
+
 /// What the request loop does next.
 #[derive(Debug, PartialEq, Eq)]
 enum Next {
@@ -169,7 +174,7 @@ impl Session {
                 self.run_batch().await;
                 return Next::Close;
             }
-            if self.conn.pending_output() >= FLUSH_AT {
+            if self.batch.len() >= MAX_BATCH || self.conn.pending_output() >= FLUSH_AT {
                 self.run_batch().await;
                 if self.conn.flush().await.is_err() {
                     return Next::Close;
