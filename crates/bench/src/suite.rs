@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use anyhow::{ensure, Result};
+use anyhow::{ensure, Context, Result};
 
 use crate::child::LoadedChild;
 use crate::engines::{Engine, EngineKind, OpenOptions};
@@ -320,16 +320,28 @@ impl Tables {
 /// Runs the peer comparison and emits its tables.
 pub fn run_peers(p: &Params, engines: &[EngineKind], report: &mut Report) -> Result<()> {
     let mut tables = Tables::new(p);
+    let mut failures = Vec::new();
     for run in 0..p.runs {
         for &kind in engines {
             eprintln!("[peers] round {}/{}: {kind}", run + 1, p.runs);
             let base = p.data_dir().join(format!("peers-{kind}"));
             fresh_dir(&base)?;
-            one_round(p, kind, run, &base, &mut tables)?;
+            // One engine failing a round (an error, or a wrong answer) must not throw
+            // away every other measurement of a long run: record it and go on.
+            if let Err(e) = one_round(p, kind, run, &base, &mut tables) {
+                eprintln!("[peers] {kind} round {} FAILED: {e:#}", run + 1);
+                failures.push(format!("- **{kind}, round {}: {e:#}**", run + 1));
+            }
             remove_dir(&base)?;
         }
     }
     tables.emit(p, report);
+    if !failures.is_empty() {
+        report.emit(&format!(
+            "### Failures\n\nThese rounds stopped early; their remaining workloads have fewer samples.\n\n{}\n",
+            failures.join("\n")
+        ));
+    }
     Ok(())
 }
 
@@ -384,7 +396,8 @@ fn one_round(p: &Params, kind: EngineKind, run: u64, base: &Path, t: &mut Tables
             1,
             p.key_size,
             seed,
-        )?;
+        )
+        .context("reads after a clean close and reopen")?;
         check_delete(engine.as_ref(), p.keys, p.key_size)?;
         if run == 0 && p.wants(Workload::Space) {
             let row = overwrite_and_compact(engine, p, &values, name.to_owned(), after_load)?;
