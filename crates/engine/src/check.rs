@@ -1,6 +1,6 @@
 //! `check`: verify every record and hint entry of a database without changing anything.
 
-use crate::datafile::scan::{scan_committed, Damage};
+use crate::datafile::scan::{scan_committed, scan_log_prefix, Damage};
 use crate::error::{Error, Result};
 use crate::format::header::{FileHeader, FileKind, Magic, HEADER_LEN};
 use crate::fs::{self, Entry};
@@ -151,6 +151,19 @@ pub fn check_with(fsys: &dyn Vfs, dir: &Path) -> Result<CheckReport> {
     if let Some(i) = newest_log {
         if let Some(f) = report.files.get_mut(i) {
             f.newest_log = true;
+            // Judge the newest log as open will: from its first damage on, it is tail.
+            let path = fs::data_path(dir, f.id);
+            let file = fsys
+                .open(&path, OpenMode::Read)
+                .map_err(|e| Error::io("open", &path, e))?;
+            if f.bytes > HEADER_LEN as u64 {
+                let mut damage = Vec::new();
+                let end = scan_log_prefix(file, f.bytes, |_| {}, |d| damage.push(d))
+                    .map_err(|e| Error::io("scan", &path, e))?;
+                f.records = end.records;
+                f.damage.retain(|d| d.offset == 0 && !d.at_tail);
+                f.damage.extend(damage);
+            }
         }
     }
     Ok(report)

@@ -6,7 +6,7 @@
 
 use crate::background::Background;
 use crate::config::Options;
-use crate::datafile::scan::{scan_committed, Damage};
+use crate::datafile::scan::{scan_with, Damage};
 use crate::datafile::DataFile;
 use crate::db::Inner;
 use crate::error::{Error, Result};
@@ -270,9 +270,10 @@ pub(crate) fn open(opts: Options) -> Result<Inner> {
         report.files_scanned += 1;
         let path = fs::data_path(&dir, id);
         let mut damage = Vec::new();
-        let end = scan_committed(
+        let end = scan_with(
             Arc::clone(&df.file),
             len,
+            Some(id) == active_id,
             |rec| {
                 let loc = Loc {
                     file_id: id,
@@ -293,7 +294,7 @@ pub(crate) fn open(opts: Options) -> Result<Inner> {
         .map_err(|e| Error::io("scan", &path, e))?;
         let torn_active = Some(id) == active_id && end.has_tail;
         for d in damage {
-            if torn_active && d.at_tail {
+            if torn_active && d.at_tail && !end.dropped_valid {
                 continue;
             }
             tracing::warn!(file_id = id, offset = d.offset, reason = %d.reason, "skipped damaged records");
@@ -302,6 +303,9 @@ pub(crate) fn open(opts: Options) -> Result<Inner> {
         if torn_active {
             let cut = end.committed_end;
             if writable {
+                if end.dropped_valid {
+                    preserve_cut(fs.as_ref(), &dir, &df.file, id, cut, len)?;
+                }
                 let f = fs
                     .open(&path, OpenMode::Append)
                     .map_err(|e| Error::io("open", &path, e))?;
@@ -375,6 +379,39 @@ pub(crate) fn open(opts: Options) -> Result<Inner> {
         scratch: Vec::new(),
     }));
     Ok(inner)
+}
+
+/// Copies the bytes recovery is about to cut off the active file, when valid records are
+/// among them, to `NNNNNNNNNN.data.cut-OFFSET` beside it: dropping them keeps the
+/// database a prefix of its history, but an operator may want them back. Open never
+/// reads such a file.
+fn preserve_cut(
+    fs: &dyn Vfs,
+    dir: &Path,
+    file: &Arc<dyn crate::vfs::VfsFile>,
+    id: u32,
+    cut: u64,
+    len: u64,
+) -> Result<()> {
+    let data = fs::data_path(dir, id);
+    let mut name = data.as_os_str().to_owned();
+    name.push(format!(".cut-{cut}"));
+    let side = std::path::PathBuf::from(name);
+    let n = usize::try_from(len - cut).unwrap_or(usize::MAX);
+    let mut bytes = vec![0u8; n];
+    file.read_exact_at(&mut bytes, cut)
+        .map_err(|e| Error::io("read", &data, e))?;
+    let _ = fs.remove(&side);
+    crate::hintfile::write_atomically(fs, dir, &side, &bytes)?;
+    tracing::error!(
+        file_id = id,
+        offset = cut,
+        bytes = len - cut,
+        saved = %side.display(),
+        "valid records follow damage in the active file (out-of-order writeback at a power cut, or bit rot); \
+         cutting them to keep a prefix of history"
+    );
+    Ok(())
 }
 
 fn transfer_counters(from: &DataFile, to: &DataFile) {

@@ -222,6 +222,9 @@ pub struct ScanEnd {
     pub has_tail: bool,
     /// Committed records handed out.
     pub records: u64,
+    /// Whether valid records after the damage were left unread to keep a prefix
+    /// (only [`scan_log_prefix`] does this).
+    pub dropped_valid: bool,
 }
 
 struct Pending {
@@ -237,6 +240,31 @@ struct Pending {
 pub fn scan_committed(
     file: Arc<dyn VfsFile>,
     len: u64,
+    on_record: impl FnMut(Committed<'_>),
+    on_damage: impl FnMut(Damage),
+) -> io::Result<ScanEnd> {
+    scan_with(file, len, false, on_record, on_damage)
+}
+
+/// Like [`scan_committed`], but stops at the first damage, which then counts as the tail
+/// however many valid records follow it. Recovery reads the newest log file this way:
+/// after a power cut the OS may have written unsynced pages back out of order, leaving a
+/// hole with newer records after it, and replaying those would not be a prefix of the
+/// history (point-in-time recovery, as RocksDB's WAL does by default).
+pub fn scan_log_prefix(
+    file: Arc<dyn VfsFile>,
+    len: u64,
+    on_record: impl FnMut(Committed<'_>),
+    on_damage: impl FnMut(Damage),
+) -> io::Result<ScanEnd> {
+    scan_with(file, len, true, on_record, on_damage)
+}
+
+/// [`scan_log_prefix`] when `stop_at_damage`, else [`scan_committed`].
+pub fn scan_with(
+    file: Arc<dyn VfsFile>,
+    len: u64,
+    stop_at_damage: bool,
     mut on_record: impl FnMut(Committed<'_>),
     mut on_damage: impl FnMut(Damage),
 ) -> io::Result<ScanEnd> {
@@ -247,6 +275,7 @@ pub fn scan_committed(
         committed_end: HEADER_LEN as u64,
         has_tail: false,
         records: 0,
+        dropped_valid: false,
     };
     loop {
         match scanner.next_item()? {
@@ -256,6 +285,24 @@ pub fn scan_committed(
                 reason,
                 resumed_at,
             } => {
+                if stop_at_damage {
+                    // Everything from the earliest incomplete point on is the tail: an
+                    // open batch, or else this damage.
+                    let offset = pending.first().map_or(offset, |p| p.offset);
+                    end.dropped_valid = resumed_at.is_some();
+                    let reason = if end.dropped_valid {
+                        format!("{reason}; the valid records after it are dropped to keep a prefix of history")
+                    } else {
+                        reason
+                    };
+                    on_damage(Damage {
+                        offset,
+                        reason,
+                        at_tail: true,
+                    });
+                    end.has_tail = true;
+                    return Ok(end);
+                }
                 if let Some(first) = pending.first() {
                     // When nothing valid follows, the batch is part of the torn tail:
                     // flag it so, or `check` and open report a crash as corruption.
