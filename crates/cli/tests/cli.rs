@@ -223,3 +223,69 @@ fn plan_is_wired_in_with_its_own_flags() {
     );
     assert!(out.contains("max_file_size 1.00 GB"), "{out}");
 }
+
+#[test]
+fn odd_arguments_are_usage_errors_and_lose_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    run!(d, 0, ["set", "keep", "me"]);
+    for args in [
+        &["get"][..],
+        &["get", "a", "b"],
+        &["del"],
+        &["set"],
+        &["set", "a", "b", "c"],
+        &["-db"],
+        &["merge", "--dry-run", "extra"],
+        &["set", "k", "v", "--max-file-size", "0"],
+    ] {
+        let o = ccbitcask(d, args);
+        let code = o.status.code();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(matches!(code, Some(2 | 5)), "{args:?}: {code:?} {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    // An empty key and keys that look like flags are ordinary keys.
+    run!(d, 0, ["set", "", "empty"]);
+    assert_eq!(stdout(&run!(d, 0, ["get", ""])), "empty\n");
+    run!(d, 0, ["set", "--", "-db", "dash"]);
+    assert_eq!(stdout(&run!(d, 0, ["get", "--", "-db"])), "dash\n");
+    // Nothing that came before was lost.
+    assert_eq!(stdout(&run!(d, 0, ["get", "keep"])), "me\n");
+    assert_eq!(
+        stdout(&run!(d, 0, ["check"])).lines().last().unwrap_or(""),
+        "1 files, 3 records verified, 0 damaged ranges"
+    );
+}
+
+#[test]
+fn a_value_over_the_limit_from_stdin_is_refused_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    run!(d, 0, ["set", "k", "old"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ccbitcask"))
+        .current_dir(d)
+        .args(["set", "k", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..=(ccbitcask_engine::MAX_VALUE_SIZE >> 20) {
+            if stdin.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    });
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(stdout(&run!(d, 0, ["get", "k"])), "old\n");
+}

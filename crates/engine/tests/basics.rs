@@ -42,8 +42,11 @@ fn merge_keeps_live_data_and_deletes() {
     let db = small(dir.path());
     for round in 0..5u32 {
         for i in 0..50u32 {
-            db.put(format!("k{i}").as_bytes(), format!("v{i}-{round}").as_bytes())
-                .unwrap();
+            db.put(
+                format!("k{i}").as_bytes(),
+                format!("v{i}-{round}").as_bytes(),
+            )
+            .unwrap();
         }
     }
     for i in 0..10u32 {
