@@ -30,8 +30,10 @@ pub(crate) struct Inner {
     pub written_seq: AtomicU64,
     /// Highest sequence number known durable.
     pub synced_seq: AtomicU64,
-    /// Serialises fsyncs so concurrent writers share them.
-    pub sync_lock: Mutex<()>,
+    /// Whether a group-commit leader is fsyncing now; see [`Inner::sync_upto`].
+    pub sync_lock: Mutex<bool>,
+    /// Signalled when a group-commit fsync ends.
+    pub sync_done: std::sync::Condvar,
     /// Set after a failed write or fsync; see [`Error::Poisoned`].
     pub poisoned: AtomicBool,
     pub next_file_id: AtomicU32,

@@ -271,36 +271,59 @@ impl Inner {
         }
     }
 
-    /// Makes every record up to `seq` durable. Concurrent callers share one fsync: the
-    /// first to take the sync lock fsyncs everything written so far, and those queued
-    /// behind it find their record already covered (group commit).
+    /// Makes every record up to `seq` durable, sharing fsyncs between callers (group
+    /// commit): one caller at a time leads, capturing everything appended so far and
+    /// fsyncing it without holding any lock; the others wait on a condition variable and
+    /// are all woken at once when it finishes. Those it covered return; one of the rest
+    /// leads the next round, which covers everything they appended meanwhile.
     pub(crate) fn sync_upto(&self, seq: u64) -> Result<()> {
         if self.synced_seq.load(SeqCst) >= seq {
             return Ok(());
         }
-        let _turn = self
-            .sync_lock
+        let mut leading = self.sync_state();
+        loop {
+            if self.synced_seq.load(SeqCst) >= seq {
+                return Ok(());
+            }
+            // An fsync failed while this caller waited. The kernel may have dropped the
+            // pages it failed to write, so a later fsync succeeding proves nothing about
+            // records appended before it: refuse to acknowledge.
+            if self.poisoned.load(SeqCst) {
+                return Err(Error::Poisoned);
+            }
+            if !*leading {
+                *leading = true;
+                break;
+            }
+            leading = self
+                .sync_done
+                .wait(leading)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        drop(leading);
+        let result = self.writer().and_then(|w| {
+            let (active, upto) = (Arc::clone(&w.active), w.next_seq.saturating_sub(1));
+            drop(w);
+            match active.file.sync_data() {
+                Ok(()) => {
+                    self.synced_seq.fetch_max(upto, SeqCst);
+                    Ok(())
+                }
+                Err(e) => {
+                    let path = fs::data_path(&self.opts.dir, active.id);
+                    Err(self.poison(Error::io("fsync", path, e)))
+                }
+            }
+        });
+        *self.sync_state() = false;
+        self.sync_done.notify_all();
+        result
+    }
+
+    fn sync_state(&self) -> std::sync::MutexGuard<'_, bool> {
+        self.sync_lock
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if self.synced_seq.load(SeqCst) >= seq {
-            return Ok(());
-        }
-        // An fsync failed while this caller waited for its turn. The kernel may have
-        // dropped the pages it failed to write, so a later fsync succeeding proves
-        // nothing about records appended before it: refuse to acknowledge.
-        if self.poisoned.load(SeqCst) {
-            return Err(Error::Poisoned);
-        }
-        let (active, upto) = {
-            let w = self.writer()?;
-            (Arc::clone(&w.active), w.next_seq.saturating_sub(1))
-        };
-        if let Err(e) = active.file.sync_data() {
-            let path = fs::data_path(&self.opts.dir, active.id);
-            return Err(self.poison(Error::io("fsync", path, e)));
-        }
-        self.synced_seq.fetch_max(upto, SeqCst);
-        Ok(())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// fsyncs everything written so far.
