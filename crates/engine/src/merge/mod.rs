@@ -162,14 +162,21 @@ fn run_locked(
     progress: &dyn Fn(u64, u64),
 ) -> Result<MergeReport> {
     let started = Instant::now();
-    let active_id = inner
-        .writer
-        .as_ref()
-        .ok_or(Error::ReadOnly)?
-        .lock()
-        .map_err(|_| Error::Poisoned)?
-        .active
-        .id;
+    let active_id = {
+        let mut w = inner
+            .writer
+            .as_ref()
+            .ok_or(Error::ReadOnly)?
+            .lock()
+            .map_err(|_| Error::Poisoned)?;
+        // An explicit full merge also reclaims what is dead in the active file: seal it
+        // first, so one `merge()` leaves no garbage behind whatever the file size.
+        // (Automatic merges only ever take sealed files, as Riak's do.)
+        if matches!(selection, Selection::All) && w.active.counters.snapshot().dead_bytes > 0 {
+            inner.rollover(&mut w)?;
+        }
+        w.active.id
+    };
     let sealed: Vec<Arc<DataFile>> = inner
         .files
         .read()
