@@ -37,7 +37,7 @@ pub struct PlanArgs {
     /// Built-in preset to start from: photo-blobs, event-tags or idempotency-keys.
     #[arg(value_name = "PRESET")]
     pub preset: Option<String>,
-    /// Workload file (.toml or .json) with optional [workload], [config] and [hardware] sections.
+    /// Workload file (.toml or .json) with optional `workload`, `config` and `hardware` tables.
     #[arg(long, value_name = "FILE")]
     pub workload: Option<PathBuf>,
     /// Print the report as JSON instead of text.

@@ -1,5 +1,5 @@
 //! The report: the plan's one data structure, and the pure function that
-//! builds it. Text ([`crate::render`]) and `--json` are two renderings of the
+//! builds it. Text (the `render` module) and `--json` are two renderings of the
 //! same [`Report`], which is why they cannot disagree: the JSON is the report
 //! serialized, and the text is a function of the report alone.
 

@@ -202,7 +202,7 @@ pub struct Committed<'a> {
     pub value: &'a [u8],
 }
 
-/// A damaged range found by [`scan_committed`].
+/// A damaged range found while scanning a data file (by recovery, merge or `check`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Damage {
     /// Where it starts.
