@@ -41,6 +41,15 @@ pub fn run(db_dir: &Path, opts: &EngineOpts, dry_run: bool) -> Result<i32> {
                 human(f.dead_bytes)
             );
         }
+        if let Some(active) = stats.files.iter().find(|f| f.active && f.dead_bytes > 0) {
+            println!(
+                "  file {:>10}: {:>10}, {:>5.1}% dead keys, {} dead: active file, sealed first",
+                active.id,
+                human(active.bytes),
+                active.fragmentation() * 100.0,
+                human(active.dead_bytes)
+            );
+        }
         if stats.merge_plan.needed {
             println!("automatic merge: triggered");
         } else {
