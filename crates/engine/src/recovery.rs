@@ -144,6 +144,100 @@ impl Loader<'_> {
     }
 }
 
+/// What loading one data file found.
+struct Loaded {
+    from_hint: bool,
+    damage: Vec<(u32, Damage)>,
+    /// A torn tail cut off the active file: (id, offset cut at, bytes removed).
+    truncated: Option<(u32, u64, u64)>,
+}
+
+/// Everything loading one file needs; shared by the loader threads.
+struct FileLoad<'a> {
+    opts: &'a Options,
+    loader: &'a Loader<'a>,
+    hint_ids: &'a BTreeSet<u32>,
+    active_id: Option<u32>,
+    writable: bool,
+}
+
+impl FileLoad<'_> {
+    /// Loads one data file into the keydir: from its hint file if that proves valid,
+    /// else by a CRC-checked scan; truncates a torn tail off the active file.
+    fn load(&self, id: u32, df: &Arc<DataFile>, len: u64) -> Result<Loaded> {
+        let (opts, loader) = (self.opts, self.loader);
+        let fs = &opts.fs;
+        let dir = &opts.dir;
+        let active_id = self.active_id;
+        let writable = self.writable;
+        let mut out = Loaded {
+            from_hint: false,
+            damage: Vec::new(),
+            truncated: None,
+        };
+        if Some(id) != active_id && self.hint_ids.contains(&id) {
+            if load_hint(opts, loader, df, len)? {
+                df.has_hint.store(true, Relaxed);
+                out.from_hint = true;
+                return Ok(out);
+            }
+            if let Some(d) = hintfile::truncation_damage(fs.as_ref(), dir, id, len) {
+                tracing::warn!(file_id = id, reason = %d.reason, "sealed data file lost its end");
+                out.damage.push((id, d));
+            }
+        }
+        let path = fs::data_path(dir, id);
+        let mut damage = Vec::new();
+        let end = scan_with(
+            Arc::clone(&df.file),
+            len,
+            Some(id) == active_id,
+            |rec| {
+                let loc = Loc {
+                    file_id: id,
+                    offset: rec.offset as u32,
+                    size: rec.meta.record_len() as u32,
+                };
+                loader.apply(
+                    df,
+                    rec.key,
+                    loc,
+                    rec.meta.seq,
+                    rec.meta.expiry,
+                    rec.meta.is_tombstone(),
+                );
+            },
+            |d| damage.push(d),
+        )
+        .map_err(|e| Error::io("scan", &path, e))?;
+        let torn_active = Some(id) == active_id && end.has_tail;
+        for d in damage {
+            if torn_active && d.at_tail && !end.dropped_valid {
+                continue;
+            }
+            tracing::warn!(file_id = id, offset = d.offset, reason = %d.reason, "skipped damaged records");
+            out.damage.push((id, d));
+        }
+        if torn_active {
+            let cut = end.committed_end;
+            if writable {
+                if end.dropped_valid {
+                    preserve_cut(fs.as_ref(), dir, &df.file, id, cut, len)?;
+                }
+                let f = fs
+                    .open(&path, OpenMode::Append)
+                    .map_err(|e| Error::io("open", &path, e))?;
+                f.set_len(cut)
+                    .and_then(|()| f.sync_data())
+                    .map_err(|e| Error::io("truncate torn tail of", &path, e))?;
+                tracing::warn!(file_id = id, offset = cut, bytes = len - cut, file = %path.display(), "truncated a torn tail");
+            }
+            out.truncated = Some((id, cut, len - cut));
+        }
+        Ok(out)
+    }
+}
+
 /// Opens the database described by `opts`.
 #[allow(clippy::too_many_lines)]
 pub(crate) fn open(opts: Options) -> Result<Inner> {
@@ -254,70 +348,74 @@ pub(crate) fn open(opts: Options) -> Result<Inner> {
         files: &files,
         now,
     };
-    for (&id, df) in &files {
-        let len = lens.get(&id).copied().unwrap_or(0);
-        if Some(id) != active_id && hint_ids.contains(&id) {
-            if load_hint(&opts, &loader, df, len)? {
-                report.files_from_hints += 1;
-                df.has_hint.store(true, Relaxed);
-                continue;
-            }
-            if let Some(d) = hintfile::truncation_damage(fs.as_ref(), &dir, id, len) {
-                tracing::warn!(file_id = id, reason = %d.reason, "sealed data file lost its end");
-                report.damage.push((id, d));
-            }
-        }
-        report.files_scanned += 1;
-        let path = fs::data_path(&dir, id);
-        let mut damage = Vec::new();
-        let end = scan_with(
-            Arc::clone(&df.file),
-            len,
-            Some(id) == active_id,
-            |rec| {
-                let loc = Loc {
-                    file_id: id,
-                    offset: rec.offset as u32,
-                    size: rec.meta.record_len() as u32,
+    // Sealed files are loaded on every core: sequence numbers, not replay order, decide
+    // which record of a key wins, so any interleaving gives the same keydir and counts.
+    // The active file goes last, on this thread, because it may be truncated.
+    let sealed: Vec<u32> = files
+        .keys()
+        .copied()
+        .filter(|&id| Some(id) != active_id)
+        .collect();
+    let ctx = FileLoad {
+        opts: &opts,
+        loader: &loader,
+        hint_ids: &hint_ids,
+        active_id,
+        writable,
+    };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = Mutex::new(Vec::new());
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(sealed.len())
+        .max(1);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Relaxed);
+                let Some(&id) = sealed.get(i) else {
+                    break;
                 };
-                loader.apply(
-                    df,
-                    rec.key,
-                    loc,
-                    rec.meta.seq,
-                    rec.meta.expiry,
-                    rec.meta.is_tombstone(),
-                );
-            },
-            |d| damage.push(d),
-        )
-        .map_err(|e| Error::io("scan", &path, e))?;
-        let torn_active = Some(id) == active_id && end.has_tail;
-        for d in damage {
-            if torn_active && d.at_tail && !end.dropped_valid {
-                continue;
-            }
-            tracing::warn!(file_id = id, offset = d.offset, reason = %d.reason, "skipped damaged records");
-            report.damage.push((id, d));
-        }
-        if torn_active {
-            let cut = end.committed_end;
-            if writable {
-                if end.dropped_valid {
-                    preserve_cut(fs.as_ref(), &dir, &df.file, id, cut, len)?;
+                let (Some(df), Some(&len)) = (files.get(&id), lens.get(&id)) else {
+                    continue;
+                };
+                let outcome = ctx.load(id, df, len);
+                let failed = outcome.is_err();
+                results
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(outcome);
+                if failed {
+                    // Stop handing out work; the error is returned below.
+                    next.store(sealed.len(), Relaxed);
                 }
-                let f = fs
-                    .open(&path, OpenMode::Append)
-                    .map_err(|e| Error::io("open", &path, e))?;
-                f.set_len(cut)
-                    .and_then(|()| f.sync_data())
-                    .map_err(|e| Error::io("truncate torn tail of", &path, e))?;
-                tracing::warn!(file_id = id, offset = cut, bytes = len - cut, file = %path.display(), "truncated a torn tail");
-                lens.insert(id, cut);
-            }
-            report.truncated_tail = Some((id, cut, len - cut));
+            });
+        }
+    });
+    let mut outcomes = results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(id) = active_id {
+        if let (Some(df), Some(&len)) = (files.get(&id), lens.get(&id)) {
+            outcomes.push(ctx.load(id, df, len));
         }
     }
+    for outcome in outcomes {
+        let o = outcome?;
+        if o.from_hint {
+            report.files_from_hints += 1;
+        } else {
+            report.files_scanned += 1;
+        }
+        report.damage.extend(o.damage);
+        if let Some((id, cut, removed)) = o.truncated {
+            if writable {
+                lens.insert(id, cut);
+            }
+            report.truncated_tail = Some((id, cut, removed));
+        }
+    }
+    report.damage.sort_by_key(|(id, d)| (*id, d.offset));
     let max_seq = keydir.finish_recovery().max(
         files
             .values()
