@@ -1,5 +1,5 @@
 //! Prints keydir bytes per key after loading N keys: `cargo run --release --example keydir_mem -- 1000000`.
-fn main() -> ccbitcask_engine::Result<()> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: u64 = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
@@ -9,13 +9,11 @@ fn main() -> ccbitcask_engine::Result<()> {
     let keys: Vec<Vec<u8>> = (0..n).map(|i| format!("key{i:013}").into_bytes()).collect();
     let raw = {
         use std::io::Write;
-        let mut f = std::fs::File::create(dir.with_extension("raw"))
-            .map_err(|e| ccbitcask_engine::Error::InvalidOption(e.to_string()))?;
+        let mut f = std::fs::File::create(dir.with_extension("raw"))?;
         let rec = [9u8; 153];
         let t = std::time::Instant::now();
         for _ in 0..n {
-            f.write_all(&rec)
-                .map_err(|e| ccbitcask_engine::Error::InvalidOption(e.to_string()))?;
+            f.write_all(&rec)?;
         }
         let _ = std::fs::remove_file(dir.with_extension("raw"));
         t.elapsed()
@@ -55,19 +53,16 @@ fn main() -> ccbitcask_engine::Result<()> {
     let get = t.elapsed();
     let raw_read = {
         use std::os::unix::fs::FileExt;
-        let path = std::fs::read_dir(&dir)
-            .map_err(|e| ccbitcask_engine::Error::InvalidOption(e.to_string()))?
+        let path = std::fs::read_dir(&dir)?
             .filter_map(|e| e.ok())
             .map(|e| e.path())
             .find(|p| p.extension().is_some_and(|x| x == "data"))
             .unwrap_or_default();
-        let f = std::fs::File::open(path)
-            .map_err(|e| ccbitcask_engine::Error::InvalidOption(e.to_string()))?;
+        let f = std::fs::File::open(path)?;
         let mut buf = vec![0u8; 153];
         let t = std::time::Instant::now();
         for &i in &order {
-            f.read_exact_at(&mut buf, 16 + 153 * i as u64)
-                .map_err(|e| ccbitcask_engine::Error::InvalidOption(e.to_string()))?;
+            f.read_exact_at(&mut buf, 16 + 153 * i as u64)?;
         }
         t.elapsed()
     };
