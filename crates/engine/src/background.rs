@@ -111,25 +111,23 @@ pub(crate) fn start(inner: &Arc<Inner>) {
 }
 
 impl Inner {
-    /// Writes the hint files of sealed data files, one after another, off the write path.
-    pub(crate) fn spawn_hint_writer(self: &Inner, file_ids: Vec<u32>) {
+    /// Writes the hint file of a just-sealed data file, off the write path.
+    pub(crate) fn spawn_hint_writer(self: &Inner, file_id: u32) {
         let Some(db) = self.self_arc() else {
             return;
         };
         self.background.spawn("ccbitcask-hint", move || {
-            for file_id in file_ids {
-                // The merge lock keeps a merge from retiring the file mid-scan.
-                let _merge = db
-                    .merge_lock
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if db.background.stopping() {
-                    return;
-                }
-                if let Some(file) = db.file(file_id) {
-                    if let Err(e) = crate::hintfile::write_for_data_file(&db, &file) {
-                        tracing::warn!(error = %e, file_id, "writing hint file failed; open will scan instead");
-                    }
+            // The merge lock keeps a merge from retiring the file mid-scan.
+            let _merge = db
+                .merge_lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if db.background.stopping() {
+                return;
+            }
+            if let Some(file) = db.file(file_id) {
+                if let Err(e) = crate::hintfile::write_for_data_file(&db, &file) {
+                    tracing::warn!(error = %e, file_id, "writing hint file failed; open will scan instead");
                 }
             }
         });

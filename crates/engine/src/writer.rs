@@ -55,6 +55,10 @@ impl<'a> Op<'a> {
             Op::Delete { .. } => &[],
         }
     }
+    /// Encoded length of this operation's record.
+    fn record_len(&self) -> u64 {
+        record::RECORD_HEADER_LEN as u64 + self.key().len() as u64 + self.value().len() as u64
+    }
 }
 
 /// Values at least this large are checksummed outside the writer lock and written
@@ -153,12 +157,7 @@ impl Inner {
                 }
             }
         }
-        let total: u64 = ops
-            .iter()
-            .map(|op| {
-                record::RECORD_HEADER_LEN as u64 + op.key().len() as u64 + op.value().len() as u64
-            })
-            .sum();
+        let total: u64 = ops.iter().map(Op::record_len).sum();
         if w.offset > HEADER_LEN as u64 && w.offset + total > self.opts.max_file_size {
             self.rollover(&mut w)?;
         }
@@ -229,8 +228,7 @@ impl Inner {
         let mut existed = false;
         let mut offset = w.offset;
         for (i, op) in ops.iter().enumerate() {
-            let size =
-                record::RECORD_HEADER_LEN as u64 + op.key().len() as u64 + op.value().len() as u64;
+            let size = op.record_len();
             let loc = Loc {
                 file_id: w.active.id,
                 offset: offset as u32,
@@ -348,7 +346,7 @@ impl Inner {
             .map_err(|e| self.poison(e))?;
         w.active = next;
         w.offset = HEADER_LEN as u64;
-        self.spawn_hint_writer(vec![sealed.id]);
+        self.spawn_hint_writer(sealed.id);
         Ok(())
     }
 

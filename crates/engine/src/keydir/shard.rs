@@ -98,13 +98,19 @@ pub struct Shard {
     live: usize,
 }
 
+// Slots live in fixed-size chunks so that growing the slab never copies it (and never
+// doubles its allocation); these two helpers are the only place that splits an id.
 fn slot_at(slots: &[Vec<Slot>], id: u32) -> &Slot {
     &slots[id as usize / SLOT_CHUNK][id as usize % SLOT_CHUNK]
 }
 
+fn slot_at_mut(slots: &mut [Vec<Slot>], id: u32) -> &mut Slot {
+    &mut slots[id as usize / SLOT_CHUNK][id as usize % SLOT_CHUNK]
+}
+
 fn alloc_slot(slots: &mut Vec<Vec<Slot>>, free: &mut Vec<u32>, slot: Slot) -> u32 {
     if let Some(id) = free.pop() {
-        slots[id as usize / SLOT_CHUNK][id as usize % SLOT_CHUNK] = slot;
+        *slot_at_mut(slots, id) = slot;
         return id;
     }
     if slots.last().is_none_or(|c| c.len() == SLOT_CHUNK) {
@@ -118,13 +124,11 @@ fn alloc_slot(slots: &mut Vec<Vec<Slot>>, free: &mut Vec<u32>, slot: Slot) -> u3
 
 impl Shard {
     fn slot(&self, id: u32) -> &Slot {
-        let id = id as usize;
-        &self.slots[id / SLOT_CHUNK][id % SLOT_CHUNK]
+        slot_at(&self.slots, id)
     }
 
     fn slot_mut(&mut self, id: u32) -> &mut Slot {
-        let id = id as usize;
-        &mut self.slots[id / SLOT_CHUNK][id % SLOT_CHUNK]
+        slot_at_mut(&mut self.slots, id)
     }
 
     fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
@@ -198,8 +202,7 @@ impl Shard {
             ..
         } = self;
         table.insert_unique(hash, id, |&other| {
-            let s = &slots[other as usize / SLOT_CHUNK][other as usize % SLOT_CHUNK];
-            hasher.hash_one(arena.get(s.key()))
+            hasher.hash_one(arena.get(slot_at(slots, other).key()))
         });
         self.live += 1;
         id
@@ -230,7 +233,7 @@ impl Shard {
         let (id, old) = match entry {
             hashbrown::hash_table::Entry::Occupied(e) => {
                 let id = *e.get();
-                let slot = &mut slots[id as usize / SLOT_CHUNK][id as usize % SLOT_CHUNK];
+                let slot = slot_at_mut(slots, id);
                 let old = slot.loc();
                 slot.file = loc.file_id | (slot.file & HAS_EXPIRY);
                 slot.offset = loc.offset;
@@ -270,10 +273,7 @@ impl Shard {
             ..
         } = self;
         let entry = table
-            .find_entry(hash, |&id| {
-                let s = &slots[id as usize / SLOT_CHUNK][id as usize % SLOT_CHUNK];
-                arena.get(s.key()) == key
-            })
+            .find_entry(hash, |&id| arena.get(slot_at(slots, id).key()) == key)
             .ok()?;
         let (id, _) = entry.remove();
         Some(self.release(id))
