@@ -2,7 +2,7 @@
 //! accepts re-encodes to the same bytes.
 #![no_main]
 
-use ccbitcask_engine::format::hint::{decode, encode_entry, encode_trailer, Decoded};
+use ccbitcask_engine::format::hint::{decode, encode_entry, trailer_bytes, Decoded};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,9 +14,12 @@ fuzz_target!(|data: &[u8]| {
             encode_entry(&mut again, &entry, key);
             assert_eq!(&again[..], &data[..len]);
         }
-        Some(Decoded::Trailer { count, data_len }) => {
-            let mut again = Vec::new();
-            encode_trailer(&mut again, count, data_len);
+        Some(Decoded::Trailer {
+            count,
+            data_len,
+            crc,
+        }) => {
+            let again = trailer_bytes(count, data_len, crc);
             assert_eq!(&again[..], &data[..again.len()]);
         }
     }

@@ -122,7 +122,7 @@ pub fn check_with(fsys: &dyn Vfs, dir: &Path) -> Result<CheckReport> {
         }
         let hint_path = fs::hint_path(dir, id);
         if let Ok(h) = fsys.open(&hint_path, OpenMode::Read) {
-            let ok = hintfile::for_each_entry(&h, id, len, |_, _| {}).unwrap_or(false);
+            let ok = hintfile::is_valid(&h, id, len).unwrap_or(false);
             if !ok {
                 fc.damage
                     .extend(hintfile::truncation_damage(fsys, dir, id, len));

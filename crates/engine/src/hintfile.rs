@@ -5,7 +5,7 @@ use crate::datafile::DataFile;
 use crate::db::Inner;
 use crate::error::{Error, Result};
 use crate::format::header::{FileHeader, FileKind, Magic, HEADER_LEN};
-use crate::format::hint::{self, Decoded, HintEntry, HINT_HEADER_LEN};
+use crate::format::hint::{self, Decoded, HintEntry, HINT_HEADER_LEN, TRAILER_CRC_AT, TRAILER_LEN};
 use crate::fs;
 use crate::vfs::{OpenMode, Vfs, VfsFile};
 use std::io::{self, IoSlice};
@@ -78,6 +78,29 @@ pub(crate) fn write_for_data_file(inner: &Inner, df: &DataFile) -> Result<()> {
     Ok(())
 }
 
+/// The (entry count, data file length) a hint file's trailer claims, unverified: good
+/// enough to size the keydir before loading, or to notice a data file that lost its end.
+/// The count is capped by how many entries the file can hold, so a damaged trailer
+/// cannot make the caller reserve more memory than the file's size justifies.
+pub(crate) fn read_trailer(fsys: &dyn Vfs, dir: &Path, id: u32) -> Option<(u64, u64)> {
+    let file = fsys.open(&fs::hint_path(dir, id), OpenMode::Read).ok()?;
+    let at = file.len().ok()?.checked_sub(TRAILER_LEN as u64)?;
+    if at < HEADER_LEN as u64 {
+        return None;
+    }
+    let mut buf = [0u8; TRAILER_LEN];
+    file.read_exact_at(&mut buf, at).ok()?;
+    match hint::decode(&buf)? {
+        Decoded::Trailer {
+            count, data_len, ..
+        } => Some((
+            count.min((at - HEADER_LEN as u64) / HINT_HEADER_LEN as u64),
+            data_len,
+        )),
+        Decoded::Entry { .. } => None,
+    }
+}
+
 /// Damage to report when a data file is shorter than its hint file's trailer says it
 /// was when sealed. A sealed file cut at a record boundary still scans as valid records,
 /// so this recorded length is the only witness that its end was lost; without it the
@@ -88,45 +111,62 @@ pub(crate) fn truncation_damage(
     id: u32,
     data_len: u64,
 ) -> Option<crate::datafile::scan::Damage> {
-    let file = fsys.open(&fs::hint_path(dir, id), OpenMode::Read).ok()?;
-    let at = file.len().ok()?.checked_sub(HINT_HEADER_LEN as u64)?;
-    if at < HEADER_LEN as u64 {
-        return None;
-    }
-    let mut buf = [0u8; HINT_HEADER_LEN];
-    file.read_exact_at(&mut buf, at).ok()?;
-    match hint::decode(&buf)? {
-        Decoded::Trailer { data_len: was, .. } if was > data_len => {
-            Some(crate::datafile::scan::Damage {
-                offset: data_len,
-                reason: format!(
-                    "data file truncated: {data_len} bytes, its hint file describes {was}"
-                ),
-                at_tail: false,
-            })
-        }
-        _ => None,
-    }
+    let (_, was) = read_trailer(fsys, dir, id)?;
+    (was > data_len).then(|| crate::datafile::scan::Damage {
+        offset: data_len,
+        reason: format!("data file truncated: {data_len} bytes, its hint file describes {was}"),
+        at_tail: false,
+    })
 }
 
-/// Streams the entries of a hint file through `f`. Returns `Ok(false)` as soon as
-/// anything is wrong: bad header, a bad entry, an entry pointing outside the data file,
-/// no trailer, or a trailer that disagrees with the entries or the data file's length.
+/// Streams the entries of a hint file through `f`, only once the whole file has proved
+/// valid: good header for data file `id`, well-formed entries that point inside the data
+/// file, and a trailer whose count, data length and whole-file CRC all match. Returns
+/// `Ok(false)`, having called `f` for nothing, if anything is wrong.
 pub(crate) fn for_each_entry(
     file: &Arc<dyn VfsFile>,
     id: u32,
     data_len: u64,
     mut f: impl FnMut(&HintEntry, &[u8]),
 ) -> io::Result<bool> {
+    // Two passes over the file: checking is cheap (one CRC over large buffers), while
+    // undoing keydir changes made from a hint that turns out bad would not be.
+    if !walk(file, id, data_len, true, &mut |_, _| {})? {
+        return Ok(false);
+    }
+    walk(file, id, data_len, false, &mut f)
+}
+
+/// Whether a hint file is valid for data file `id` of length `data_len`.
+pub(crate) fn is_valid(file: &Arc<dyn VfsFile>, id: u32, data_len: u64) -> io::Result<bool> {
+    walk(file, id, data_len, true, &mut |_, _| {})
+}
+
+/// Small enough that a chunk is still in the CPU cache when it is decoded.
+const READ_CHUNK: u64 = 128 << 10;
+
+/// One pass over a hint file in [`READ_CHUNK`] reads. With `verify`, the bytes are fed to a CRC
+/// as they are consumed and the trailer's CRC is checked.
+fn walk(
+    file: &Arc<dyn VfsFile>,
+    id: u32,
+    data_len: u64,
+    verify: bool,
+    f: &mut dyn FnMut(&HintEntry, &[u8]),
+) -> io::Result<bool> {
     let len = file.len()?;
     let mut head = [0u8; HEADER_LEN];
-    if len < HEADER_LEN as u64 {
+    if len < (HEADER_LEN + TRAILER_LEN) as u64 {
         return Ok(false);
     }
     file.read_exact_at(&mut head, 0)?;
     match FileHeader::decode(&head, Magic::Hint) {
         Ok(h) if h.file_id == id => {}
         _ => return Ok(false),
+    }
+    let mut crc = crc32fast::Hasher::new();
+    if verify {
+        crc.update(&head);
     }
     let mut buf: Vec<u8> = Vec::new();
     let mut buf_off = HEADER_LEN as u64;
@@ -135,8 +175,11 @@ pub(crate) fn for_each_entry(
     loop {
         if buf.len() - pos < HINT_HEADER_LEN + crate::MAX_KEY_SIZE {
             let at = buf_off + buf.len() as u64;
-            let want = usize::try_from((len - at).min(1 << 20)).unwrap_or(1 << 20);
+            let want = usize::try_from((len - at).min(READ_CHUNK)).unwrap_or(0);
             if want > 0 {
+                if verify {
+                    crc.update(&buf[..pos]);
+                }
                 buf.drain(..pos);
                 buf_off += pos as u64;
                 pos = 0;
@@ -150,9 +193,17 @@ pub(crate) fn for_each_entry(
             Some(Decoded::Trailer {
                 count: c,
                 data_len: l,
+                crc: stored,
             }) => {
-                let end = buf_off + pos as u64 + HINT_HEADER_LEN as u64;
-                return Ok(c == count && l == data_len && end == len);
+                let end = buf_off + pos as u64 + TRAILER_LEN as u64;
+                if c != count || l != data_len || end != len {
+                    return Ok(false);
+                }
+                if verify {
+                    crc.update(&buf[..pos + TRAILER_CRC_AT]);
+                    return Ok(crc.finalize() == stored);
+                }
+                return Ok(true);
             }
             Some(Decoded::Entry { entry, key, len: n }) => {
                 let end = u64::from(entry.offset) + u64::from(entry.size);
@@ -164,5 +215,76 @@ pub(crate) fn for_each_entry(
                 pos += n;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vfs::StdFs;
+
+    /// A hint file for a data file of `data_len` bytes with `n` entries.
+    fn sample(id: u32, n: u32, data_len: u64) -> Vec<u8> {
+        let mut buf = begin(id);
+        for i in 0..n {
+            let entry = HintEntry {
+                seq: u64::from(i) + 1,
+                expiry: if i % 3 == 0 { 1_700_000_000_000 } else { 0 },
+                offset: HEADER_LEN as u32 + i * 60,
+                size: 60,
+                tombstone: i % 5 == 0,
+            };
+            hint::encode_entry(&mut buf, &entry, format!("key-{i}").as_bytes());
+        }
+        hint::encode_trailer(&mut buf, u64::from(n), data_len);
+        buf
+    }
+
+    fn check(dir: &Path, bytes: &[u8], id: u32, data_len: u64) -> bool {
+        let path = dir.join("h");
+        std::fs::write(&path, bytes).unwrap();
+        let file = StdFs.open(&path, OpenMode::Read).unwrap();
+        let mut seen = 0;
+        let valid = for_each_entry(&file, id, data_len, |_, _| seen += 1).unwrap();
+        assert!(valid || seen == 0, "entries applied from an invalid hint");
+        valid
+    }
+
+    #[test]
+    fn every_single_bit_flip_is_rejected_before_any_entry_is_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let data_len = u64::from(HEADER_LEN as u32 + 40 * 60);
+        let good = sample(7, 40, data_len);
+        assert!(check(dir.path(), &good, 7, data_len));
+        assert!(
+            !check(dir.path(), &good, 8, data_len),
+            "another file's hint"
+        );
+        assert!(!check(dir.path(), &good, 7, data_len + 1), "data file grew");
+        for at in 0..good.len() {
+            for bit in [0, 3, 7] {
+                let mut bad = good.clone();
+                bad[at] ^= 1 << bit;
+                assert!(
+                    !check(dir.path(), &bad, 7, data_len),
+                    "flip at {at} bit {bit}"
+                );
+            }
+        }
+        for cut in 0..good.len() {
+            assert!(
+                !check(dir.path(), &good[..cut], 7, data_len),
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn trailer_count_cannot_claim_more_entries_than_the_file_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = begin(3);
+        hint::encode_trailer(&mut bytes, u64::MAX, 100);
+        std::fs::write(fs::hint_path(dir.path(), 3), &bytes).unwrap();
+        assert_eq!(read_trailer(&StdFs, dir.path(), 3), Some((0, 100)));
     }
 }

@@ -342,6 +342,14 @@ pub(crate) fn open(opts: Options) -> Result<Inner> {
         .max();
 
     let keydir = Keydir::default();
+    // Sized from the hint trailers up front, so loading never rehashes the table.
+    let hinted: u64 = hint_ids
+        .iter()
+        .filter(|&&id| Some(id) != active_id && files.contains_key(&id))
+        .filter_map(|&id| hintfile::read_trailer(fs.as_ref(), &dir, id))
+        .map(|(count, _)| count)
+        .sum();
+    keydir.reserve(usize::try_from(hinted).unwrap_or(0));
     let now = opts.clock.now_ms();
     let loader = Loader {
         keydir: &keydir,
@@ -529,13 +537,7 @@ fn load_hint(
     let Ok(file) = opts.fs.open(&path, OpenMode::Read) else {
         return Ok(false);
     };
-    let valid = hintfile::for_each_entry(&file, df.id, data_len, |_, _| {})
-        .map_err(|e| Error::io("read", &path, e))?;
-    if !valid {
-        tracing::warn!(file = %path.display(), "hint file invalid; scanning the data file instead");
-        return Ok(false);
-    }
-    hintfile::for_each_entry(&file, df.id, data_len, |e, key| {
+    let valid = hintfile::for_each_entry(&file, df.id, data_len, |e, key| {
         let loc = Loc {
             file_id: df.id,
             offset: e.offset,
@@ -544,5 +546,8 @@ fn load_hint(
         loader.apply(df, key, loc, e.seq, e.expiry, e.tombstone);
     })
     .map_err(|e| Error::io("read", &path, e))?;
-    Ok(true)
+    if !valid {
+        tracing::warn!(file = %path.display(), "hint file invalid; scanning the data file instead");
+    }
+    Ok(valid)
 }

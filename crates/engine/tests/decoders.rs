@@ -97,9 +97,8 @@ proptest! {
                 hint::encode_entry(&mut again, &entry, key);
                 prop_assert_eq!(&again[..], &b[..len]);
             }
-            Some(Decoded::Trailer { count, data_len }) => {
-                let mut again = Vec::new();
-                hint::encode_trailer(&mut again, count, data_len);
+            Some(Decoded::Trailer { count, data_len, crc }) => {
+                let again = hint::trailer_bytes(count, data_len, crc);
                 prop_assert_eq!(&again[..], &b[..again.len()]);
             }
         }

@@ -22,8 +22,8 @@ pub const ENGINE_KEYDIR_BYTES_PER_KEY: f64 = ccbitcask_engine::KEYDIR_BYTES_PER_
 /// expiry, flags, key and value lengths), from the engine's format.
 pub const RECORD_HEADER_BYTES: f64 = ccbitcask_engine::format::record::RECORD_HEADER_LEN as f64;
 
-/// Bytes of a hint entry before its key (crc, sequence, expiry, offset, size,
-/// flags, key length), from the engine's format.
+/// Bytes of a hint entry before its key (sequence, expiry, offset, size, flags, key
+/// length), from the engine's format.
 pub const HINT_ENTRY_HEADER_BYTES: f64 = ccbitcask_engine::format::hint::HINT_HEADER_LEN as f64;
 
 /// Largest `max_file_size` the engine accepts (its keydir offsets are 32-bit).
@@ -91,8 +91,8 @@ mod tests {
     fn format_sizes_match_the_engine_layout() {
         // crc 4 + seq 8 + timestamp 8 + expiry 8 + flags 1 + key_len 4 + value_len 4.
         assert_eq!(RECORD_HEADER_BYTES, 37.0);
-        // crc 4 + seq 8 + expiry 8 + offset 4 + size 4 + flags 1 + key_len 4.
-        assert_eq!(HINT_ENTRY_HEADER_BYTES, 33.0);
+        // seq 8 + expiry 8 + offset 4 + size 4 + flags 1 + key_len 4 (one CRC per file).
+        assert_eq!(HINT_ENTRY_HEADER_BYTES, 29.0);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! ```text
 //! offset  size  field
 //!      0     4  magic     b"CCBD" for data files, b"CCBH" for hint files
-//!      4     2  version   u16, currently 1
+//!      4     2  version   u16: 1 for data files, 2 for hint files
 //!      6     1  kind      0 = written by the writer (log), 1 = written by merge
 //!      7     1  reserved  0
 //!      8     4  file_id   u32, the id in the file's name (catches renamed/copied files)
@@ -14,7 +14,7 @@ use super::le_u32;
 
 /// Length of every file header.
 pub const HEADER_LEN: usize = 16;
-/// The only format version this build writes and reads.
+/// The only data file format version this build writes and reads.
 pub const FORMAT_VERSION: u16 = 1;
 
 /// Which kind of file a header introduces.
@@ -31,6 +31,15 @@ impl Magic {
         match self {
             Self::Data => *b"CCBD",
             Self::Hint => *b"CCBH",
+        }
+    }
+
+    /// Each kind of file has its own version, so the hint format can change without
+    /// making older data files unreadable.
+    const fn version(self) -> u16 {
+        match self {
+            Self::Data => FORMAT_VERSION,
+            Self::Hint => super::hint::HINT_VERSION,
         }
     }
 }
@@ -76,7 +85,7 @@ impl FileHeader {
     pub fn encode(&self) -> [u8; HEADER_LEN] {
         let mut out = [0u8; HEADER_LEN];
         out[0..4].copy_from_slice(&self.magic.bytes());
-        out[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out[4..6].copy_from_slice(&self.magic.version().to_le_bytes());
         out[6] = match self.kind {
             FileKind::Log => 0,
             FileKind::Merged => 1,
@@ -101,7 +110,7 @@ impl FileHeader {
             return Err(HeaderError::Checksum);
         }
         let version = u16::from_le_bytes([buf[4], buf[5]]);
-        if version != FORMAT_VERSION {
+        if version != magic.version() {
             return Err(HeaderError::Version(version));
         }
         let kind = match buf[6] {

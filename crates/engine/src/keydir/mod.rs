@@ -132,6 +132,15 @@ impl Keydir {
         self.write(i).recover(&self.hasher, hash, key, offer)
     }
 
+    /// Makes room for about `keys` more keys, spread evenly over the shards as the hash
+    /// spreads them.
+    pub fn reserve(&self, keys: usize) {
+        let per_shard = keys.div_ceil(SHARDS);
+        for i in 0..SHARDS {
+            self.write(i).reserve(&self.hasher, per_shard);
+        }
+    }
+
     /// Ends recovery; returns the highest sequence number seen (0 if none).
     pub fn finish_recovery(&self) -> u64 {
         (0..SHARDS)
@@ -240,6 +249,39 @@ mod tests {
         assert!(!kd.compare_and_move(b"a", loc(1), loc(9)));
         assert!(kd.compare_and_move(b"a", loc(2), loc(9)));
         assert_eq!(kd.get(b"a").map(|x| x.0), Some(loc(9)));
+    }
+
+    #[test]
+    fn an_overestimated_reservation_is_given_back_after_recovery() {
+        let load = |kd: &Keydir| {
+            for i in 0..100u32 {
+                kd.recover(
+                    format!("k{i}").as_bytes(),
+                    loc(i),
+                    None,
+                    u64::from(i),
+                    i % 2 == 0,
+                );
+            }
+            assert_eq!(kd.finish_recovery(), 99);
+        };
+        let plain = Keydir::default();
+        load(&plain);
+        let reserved = Keydir::default();
+        reserved.reserve(2_000_000);
+        assert!(reserved.allocated_bytes() > 8_000_000);
+        load(&reserved);
+        assert_eq!(reserved.len(), 50);
+        assert!(
+            reserved.allocated_bytes() <= plain.allocated_bytes() + 32 * 1024,
+            "{} vs {}",
+            reserved.allocated_bytes(),
+            plain.allocated_bytes()
+        );
+        for i in 0..100u32 {
+            let want = (i % 2 == 1).then_some((loc(i), None));
+            assert_eq!(reserved.get(format!("k{i}").as_bytes()), want);
+        }
     }
 
     #[test]

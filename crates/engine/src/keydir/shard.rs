@@ -137,10 +137,6 @@ impl Shard {
             .copied()
     }
 
-    fn alloc_slot(&mut self, slot: Slot) -> u32 {
-        alloc_slot(&mut self.slots, &mut self.free, slot)
-    }
-
     fn set_expiry(&mut self, id: u32, expiry: Option<u64>) {
         let slot = self.slot_mut(id);
         match expiry {
@@ -183,29 +179,6 @@ impl Shard {
     pub fn get(&self, hash: u64, key: &[u8]) -> Option<(Loc, Option<u64>)> {
         let id = self.find(hash, key)?;
         Some((self.slot(id).loc(), self.expiry_of(id)))
-    }
-
-    fn insert_new(&mut self, hasher: &RandomState, hash: u64, key: &[u8], loc: Loc) -> u32 {
-        let key_ref = self.arena.alloc(key);
-        let (key_lo, key_hi) = key_ref.parts();
-        let id = self.alloc_slot(Slot {
-            file: loc.file_id,
-            offset: loc.offset,
-            size: loc.size,
-            key_lo,
-            key_hi,
-        });
-        let Self {
-            table,
-            slots,
-            arena,
-            ..
-        } = self;
-        table.insert_unique(hash, id, |&other| {
-            hasher.hash_one(arena.get(slot_at(slots, other).key()))
-        });
-        self.live += 1;
-        id
     }
 
     /// Points `key` at `loc`, returning where it pointed before. One probe of the table
@@ -330,24 +303,95 @@ impl Shard {
             loc.size = 0;
         }
         let expiry = if tombstone { None } else { expiry };
-        if let Some(id) = self.find(hash, key) {
-            let cur = self.seqs.as_ref().and_then(|s| s.get(id as usize)).copied();
-            if cur.is_some_and(|cur| cur >= seq) {
-                return Recovered::Stale;
+        let Self {
+            table,
+            slots,
+            free,
+            arena,
+            seqs,
+            ..
+        } = self;
+        // One probe whether the key is new or not: recovery offers every record of the
+        // database, so this is the loop that decides how long an open takes.
+        let entry = table.entry(
+            hash,
+            |&id| arena.get(slot_at(slots, id).key()) == key,
+            |&id| hasher.hash_one(arena.get(slot_at(slots, id).key())),
+        );
+        let (id, outcome) = match entry {
+            hashbrown::hash_table::Entry::Occupied(e) => {
+                let id = *e.get();
+                let cur = seqs.as_ref().and_then(|s| s.get(id as usize)).copied();
+                if cur.is_some_and(|cur| cur >= seq) {
+                    return Recovered::Stale;
+                }
+                let slot = slot_at_mut(slots, id);
+                let old = slot.loc();
+                slot.file = loc.file_id | (slot.file & HAS_EXPIRY);
+                slot.offset = loc.offset;
+                slot.size = loc.size;
+                (id, Recovered::Replaced(old))
             }
-            let slot = self.slot_mut(id);
-            let old = slot.loc();
-            slot.file = loc.file_id | (slot.file & HAS_EXPIRY);
-            slot.offset = loc.offset;
-            slot.size = loc.size;
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                let (key_lo, key_hi) = arena.alloc(key).parts();
+                let id = alloc_slot(
+                    slots,
+                    free,
+                    Slot {
+                        file: loc.file_id,
+                        offset: loc.offset,
+                        size: loc.size,
+                        key_lo,
+                        key_hi,
+                    },
+                );
+                v.insert(id);
+                self.live += 1;
+                (id, Recovered::Inserted)
+            }
+        };
+        if expiry.is_some() || outcome != Recovered::Inserted {
             self.set_expiry(id, expiry);
-            self.set_seq(id, seq);
-            return Recovered::Replaced(old);
         }
-        let id = self.insert_new(hasher, hash, key, loc);
-        self.set_expiry(id, expiry);
         self.set_seq(id, seq);
-        Recovered::Inserted
+        outcome
+    }
+
+    /// Makes room for `additional` more keys, so that loading a database of known size
+    /// never rehashes (a rehash re-reads every key from the arena: a cache miss each).
+    pub fn reserve(&mut self, hasher: &RandomState, additional: usize) {
+        let Self {
+            table,
+            slots,
+            arena,
+            ..
+        } = self;
+        table.reserve(additional, |&id| {
+            hasher.hash_one(arena.get(slot_at(slots, id).key()))
+        });
+        self.slots.reserve(additional.div_ceil(SLOT_CHUNK));
+        if let Some(seqs) = self.seqs.as_mut() {
+            seqs.reserve(additional);
+        } else {
+            self.seqs = Some(Vec::with_capacity(additional));
+        }
+    }
+
+    /// Gives back table memory a reservation overestimated (hint counts include stale
+    /// records and tombstones), once the real number of keys is known.
+    fn shrink_if_oversized(&mut self, hasher: &RandomState) {
+        if self.table.capacity() > 4 * self.live.max(64) {
+            let Self {
+                table,
+                slots,
+                arena,
+                ..
+            } = self;
+            table.shrink_to(self.live, |&id| {
+                hasher.hash_one(arena.get(slot_at(slots, id).key()))
+            });
+        }
+        self.slots.shrink_to_fit();
     }
 
     fn set_seq(&mut self, id: u32, seq: u64) {
@@ -366,12 +410,12 @@ impl Shard {
             .seqs
             .take()
             .map_or(0, |s| s.into_iter().max().unwrap_or(0));
-        let dead: Vec<(u32, u64)> = self
-            .table
-            .iter()
-            .copied()
-            .filter(|&id| self.slot(id).size == 0)
-            .map(|id| (id, hasher.hash_one(self.arena.get(self.slot(id).key()))))
+        // Walk the slab in order rather than the table: sequential reads, not a cache
+        // miss per key.
+        let dead: Vec<(u32, u64)> = (0u32..)
+            .zip(self.slots.iter().flatten())
+            .filter(|(_, slot)| slot.file != FREE && slot.size == 0)
+            .map(|(id, slot)| (id, hasher.hash_one(self.arena.get(slot.key()))))
             .collect();
         for (id, hash) in dead {
             if let Ok(entry) = self.table.find_entry(hash, |&x| x == id) {
@@ -379,6 +423,7 @@ impl Shard {
                 self.release(id);
             }
         }
+        self.shrink_if_oversized(hasher);
         max
     }
 
