@@ -3,6 +3,7 @@
 use crate::background::Background;
 use crate::batch::{BatchOp, WriteBatch};
 use crate::config::{Builder, Clock, Durability, Options};
+use crate::datafile::table::FileTable;
 use crate::datafile::DataFile;
 use crate::error::{Error, Result};
 use crate::format::record::{self, RECORD_HEADER_LEN};
@@ -10,11 +11,10 @@ use crate::keydir::{Keydir, Loc};
 use crate::merge::MergeHistory;
 use crate::vfs::VfsLock;
 use crate::writer::{Op, Writer};
-use bytes::Bytes;
-use std::collections::BTreeMap;
+use bytes::{Buf, Bytes};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 /// Shared state behind every clone of a [`Bitcask`] handle and its background threads.
 #[derive(Debug)]
@@ -22,8 +22,8 @@ pub(crate) struct Inner {
     pub opts: Options,
     pub clock: Arc<dyn Clock>,
     pub keydir: Keydir,
-    /// Every readable data file. Readers clone an `Arc` out and read without the lock.
-    pub files: RwLock<BTreeMap<u32, Arc<DataFile>>>,
+    /// Every readable data file.
+    pub files: FileTable,
     /// `None` for a read-only handle.
     pub writer: Option<Mutex<Writer>>,
     /// Highest sequence number appended.
@@ -58,18 +58,11 @@ impl Inner {
     }
 
     pub(crate) fn file(&self, id: u32) -> Option<Arc<DataFile>> {
-        self.files
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&id)
-            .cloned()
+        self.files.get(id)
     }
 
     pub(crate) fn publish_file(&self, f: Arc<DataFile>) {
-        self.files
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(f.id, f);
+        self.files.insert(f);
     }
 
     pub(crate) fn is_expired(&self, expiry: Option<u64>) -> bool {
@@ -78,13 +71,13 @@ impl Inner {
 
     /// Reads and verifies the record at `loc`, which should hold `key`.
     pub(crate) fn read_record(&self, key: &[u8], loc: Loc) -> Result<Read> {
-        let Some(file) = self.file(loc.file_id) else {
+        let mut buf = vec![0u8; loc.size as usize];
+        let Some(read) = self.files.with(loc.file_id, |file| {
+            file.file.read_exact_at(&mut buf, u64::from(loc.offset))
+        }) else {
             return Ok(Read::FileGone);
         };
-        let mut buf = vec![0u8; loc.size as usize];
-        file.file
-            .read_exact_at(&mut buf, u64::from(loc.offset))
-            .map_err(|e| Error::io("read", crate::fs::data_path(&self.opts.dir, loc.file_id), e))?;
+        read.map_err(|e| Error::io("read", crate::fs::data_path(&self.opts.dir, loc.file_id), e))?;
         let meta = record::decode(&buf)
             .map_err(|e| Error::corrupt(loc.file_id, u64::from(loc.offset), e.to_string()))?;
         let key_end = RECORD_HEADER_LEN + meta.key_len as usize;
@@ -98,13 +91,12 @@ impl Inner {
         if buf.get(RECORD_HEADER_LEN..key_end) != Some(key) {
             return Ok(Read::OtherKey);
         }
-        // Slicing a Bytes allocates a shared header; for small values moving the value
-        // to the front of the buffer we already own is cheaper.
-        if buf.len() - key_end <= 4096 {
-            buf.drain(..key_end);
-            return Ok(Read::Value(Bytes::from(buf)));
-        }
-        Ok(Read::Value(Bytes::from(buf).slice(key_end..)))
+        // The buffer is exactly the record's size, so it becomes a `Bytes` without a copy
+        // or a second allocation, and advancing past the header and key only moves a
+        // pointer (`slice` would allocate a shared header).
+        let mut value = Bytes::from(buf);
+        value.advance(key_end);
+        Ok(Read::Value(value))
     }
 }
 

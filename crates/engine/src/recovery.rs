@@ -7,6 +7,7 @@
 use crate::background::Background;
 use crate::config::Options;
 use crate::datafile::scan::{scan_with, Damage};
+use crate::datafile::table::FileTable;
 use crate::datafile::DataFile;
 use crate::db::Inner;
 use crate::error::{Error, Result};
@@ -20,7 +21,7 @@ use crate::writer::Writer;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 /// What opening found, for operators (`stats`, logs) and tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -433,7 +434,7 @@ pub(crate) fn open(opts: Options) -> Result<Inner> {
     );
 
     let next_file_id = AtomicU32::new(max_id + 1);
-    let inner_files = RwLock::new(files);
+    let inner_files = FileTable::new(files);
     let inner = Inner {
         clock: Arc::clone(&opts.clock),
         keydir,

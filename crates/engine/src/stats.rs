@@ -90,8 +90,7 @@ impl Bitcask {
             .and_then(|w| w.lock().ok().map(|w| w.active.id));
         let files: Vec<FileStats> = inner
             .files
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .snapshot()
             .values()
             .map(|f| {
                 let s = f.counters.snapshot();

@@ -264,9 +264,8 @@ impl Inner {
 
     /// Counts the record at `loc` as dead in its file's statistics.
     pub(crate) fn kill(&self, loc: Loc) {
-        if let Some(f) = self.file(loc.file_id) {
-            f.counters.kill(u64::from(loc.size));
-        }
+        self.files
+            .with(loc.file_id, |f| f.counters.kill(u64::from(loc.size)));
     }
 
     /// Makes every record up to `seq` durable, sharing fsyncs between callers (group

@@ -2,6 +2,7 @@
 //! sequential scanner recovery, hint writing, merge and `check` are built on.
 
 pub mod scan;
+pub mod table;
 
 use crate::format::header::FileKind;
 use crate::vfs::VfsFile;

@@ -80,10 +80,7 @@ pub(crate) enum Selection {
 }
 
 fn disk_bytes(inner: &Inner) -> (usize, u64) {
-    let files = inner
-        .files
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let files = inner.files.snapshot();
     let mut bytes = 0;
     for f in files.values() {
         bytes += f.file.len().unwrap_or(0);
@@ -179,8 +176,7 @@ fn run_locked(
     };
     let sealed: Vec<Arc<DataFile>> = inner
         .files
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .snapshot()
         .values()
         .filter(|f| f.id != active_id)
         .cloned()
@@ -346,15 +342,7 @@ fn commit(inner: &Inner, inputs: &[Arc<DataFile>]) -> Result<()> {
 fn finish_commit(inner: &Inner, ids: &[u32], manifest_path: &std::path::Path) -> Result<()> {
     let fsys = inner.opts.fs.as_ref();
     let dir = &inner.opts.dir;
-    {
-        let mut files = inner
-            .files
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for id in ids {
-            files.remove(id);
-        }
-    }
+    inner.files.remove(ids);
     for id in ids {
         for p in [fs::hint_path(dir, *id), fs::data_path(dir, *id)] {
             match fsys.remove(&p) {

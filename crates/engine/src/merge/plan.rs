@@ -46,8 +46,7 @@ pub(crate) fn needs_merge(inner: &Inner) -> MergePlan {
         .and_then(|w| w.lock().ok().map(|w| w.active.id));
     let files: Vec<_> = inner
         .files
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .snapshot()
         .values()
         .filter(|f| Some(f.id) != active)
         .cloned()
