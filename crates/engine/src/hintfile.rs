@@ -78,11 +78,11 @@ pub(crate) fn write_for_data_file(inner: &Inner, df: &DataFile) -> Result<()> {
     Ok(())
 }
 
-/// The (entry count, data file length) a hint file's trailer claims, unverified: good
-/// enough to size the keydir before loading, or to notice a data file that lost its end.
+/// The entry count a hint file's trailer claims, unverified: good enough to size the
+/// keydir before loading.
 /// The count is capped by how many entries the file can hold, so a damaged trailer
 /// cannot make the caller reserve more memory than the file's size justifies.
-pub(crate) fn read_trailer(fsys: &dyn Vfs, dir: &Path, id: u32) -> Option<(u64, u64)> {
+pub(crate) fn trailer_count(fsys: &dyn Vfs, dir: &Path, id: u32) -> Option<u64> {
     let file = fsys.open(&fs::hint_path(dir, id), OpenMode::Read).ok()?;
     let at = file.len().ok()?.checked_sub(TRAILER_LEN as u64)?;
     if at < HEADER_LEN as u64 {
@@ -91,12 +91,9 @@ pub(crate) fn read_trailer(fsys: &dyn Vfs, dir: &Path, id: u32) -> Option<(u64, 
     let mut buf = [0u8; TRAILER_LEN];
     file.read_exact_at(&mut buf, at).ok()?;
     match hint::decode(&buf)? {
-        Decoded::Trailer {
-            count, data_len, ..
-        } => Some((
-            count.min((at - HEADER_LEN as u64) / HINT_HEADER_LEN as u64),
-            data_len,
-        )),
+        Decoded::Trailer { count, .. } => {
+            Some(count.min((at - HEADER_LEN as u64) / HINT_HEADER_LEN as u64))
+        }
         Decoded::Entry { .. } => None,
     }
 }
@@ -104,14 +101,16 @@ pub(crate) fn read_trailer(fsys: &dyn Vfs, dir: &Path, id: u32) -> Option<(u64, 
 /// Damage to report when a data file is shorter than its hint file's trailer says it
 /// was when sealed. A sealed file cut at a record boundary still scans as valid records,
 /// so this recorded length is the only witness that its end was lost; without it the
-/// missing records would vanish silently.
+/// missing records would vanish silently. The hint file must prove itself intact first
+/// (its CRC), so a damaged hint can never make a sound data file look truncated.
 pub(crate) fn truncation_damage(
     fsys: &dyn Vfs,
     dir: &Path,
     id: u32,
     data_len: u64,
 ) -> Option<crate::datafile::scan::Damage> {
-    let (_, was) = read_trailer(fsys, dir, id)?;
+    let file = fsys.open(&fs::hint_path(dir, id), OpenMode::Read).ok()?;
+    let was = walk(&file, id, None, true, &mut |_, _| {}).ok()??;
     (was > data_len).then(|| crate::datafile::scan::Damage {
         offset: data_len,
         reason: format!("data file truncated: {data_len} bytes, its hint file describes {was}"),
@@ -131,38 +130,40 @@ pub(crate) fn for_each_entry(
 ) -> io::Result<bool> {
     // Two passes over the file: checking is cheap (one CRC over large buffers), while
     // undoing keydir changes made from a hint that turns out bad would not be.
-    if !walk(file, id, data_len, true, &mut |_, _| {})? {
+    if !is_valid(file, id, data_len)? {
         return Ok(false);
     }
-    walk(file, id, data_len, false, &mut f)
+    Ok(walk(file, id, Some(data_len), false, &mut f)?.is_some())
 }
 
 /// Whether a hint file is valid for data file `id` of length `data_len`.
 pub(crate) fn is_valid(file: &Arc<dyn VfsFile>, id: u32, data_len: u64) -> io::Result<bool> {
-    walk(file, id, data_len, true, &mut |_, _| {})
+    Ok(walk(file, id, Some(data_len), true, &mut |_, _| {})?.is_some())
 }
 
 /// Small enough that a chunk is still in the CPU cache when it is decoded.
 const READ_CHUNK: u64 = 128 << 10;
 
-/// One pass over a hint file in [`READ_CHUNK`] reads. With `verify`, the bytes are fed to a CRC
-/// as they are consumed and the trailer's CRC is checked.
+/// One pass over a hint file in [`READ_CHUNK`] reads. Returns the data file length the
+/// trailer records, or `None` if the file is malformed or, with `data_len`, describes
+/// another length or points outside it. With `verify`, the bytes are fed to a CRC as
+/// they are consumed and the trailer's CRC must match.
 fn walk(
     file: &Arc<dyn VfsFile>,
     id: u32,
-    data_len: u64,
+    data_len: Option<u64>,
     verify: bool,
     f: &mut dyn FnMut(&HintEntry, &[u8]),
-) -> io::Result<bool> {
+) -> io::Result<Option<u64>> {
     let len = file.len()?;
     let mut head = [0u8; HEADER_LEN];
     if len < (HEADER_LEN + TRAILER_LEN) as u64 {
-        return Ok(false);
+        return Ok(None);
     }
     file.read_exact_at(&mut head, 0)?;
     match FileHeader::decode(&head, Magic::Hint) {
         Ok(h) if h.file_id == id => {}
-        _ => return Ok(false),
+        _ => return Ok(None),
     }
     let mut crc = crc32fast::Hasher::new();
     if verify {
@@ -189,26 +190,29 @@ fn walk(
             }
         }
         match hint::decode(&buf[pos..]) {
-            None => return Ok(false),
+            None => return Ok(None),
             Some(Decoded::Trailer {
                 count: c,
                 data_len: l,
                 crc: stored,
             }) => {
                 let end = buf_off + pos as u64 + TRAILER_LEN as u64;
-                if c != count || l != data_len || end != len {
-                    return Ok(false);
+                if c != count || data_len.is_some_and(|d| d != l) || end != len {
+                    return Ok(None);
                 }
                 if verify {
                     crc.update(&buf[..pos + TRAILER_CRC_AT]);
-                    return Ok(crc.finalize() == stored);
+                    if crc.finalize() != stored {
+                        return Ok(None);
+                    }
                 }
-                return Ok(true);
+                return Ok(Some(l));
             }
             Some(Decoded::Entry { entry, key, len: n }) => {
                 let end = u64::from(entry.offset) + u64::from(entry.size);
-                if u64::from(entry.offset) < HEADER_LEN as u64 || end > data_len {
-                    return Ok(false);
+                if u64::from(entry.offset) < HEADER_LEN as u64 || data_len.is_some_and(|d| end > d)
+                {
+                    return Ok(None);
                 }
                 f(&entry, key);
                 count += 1;
@@ -285,6 +289,29 @@ mod tests {
         let mut bytes = begin(3);
         hint::encode_trailer(&mut bytes, u64::MAX, 100);
         std::fs::write(fs::hint_path(dir.path(), 3), &bytes).unwrap();
-        assert_eq!(read_trailer(&StdFs, dir.path(), 3), Some((0, 100)));
+        assert_eq!(trailer_count(&StdFs, dir.path(), 3), Some(0));
+    }
+
+    #[test]
+    fn only_an_intact_hint_can_report_a_truncated_data_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = fs::hint_path(dir.path(), 5);
+        let data_len = u64::from(HEADER_LEN as u32 + 10 * 60);
+        let good = sample(5, 10, data_len);
+        std::fs::write(&path, &good).unwrap();
+        let damage = truncation_damage(&StdFs, dir.path(), 5, data_len - 60).unwrap();
+        assert_eq!(damage.offset, data_len - 60);
+        assert!(truncation_damage(&StdFs, dir.path(), 5, data_len).is_none());
+        // A flipped bit in the trailer's data_len field, or anywhere else, is the hint's
+        // damage, not the data file's.
+        for at in [good.len() - TRAILER_LEN + 9, 20, good.len() - 1] {
+            let mut bad = good.clone();
+            bad[at] ^= 0x40;
+            std::fs::write(&path, &bad).unwrap();
+            assert!(
+                truncation_damage(&StdFs, dir.path(), 5, data_len - 60).is_none(),
+                "{at}"
+            );
+        }
     }
 }

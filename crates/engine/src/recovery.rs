@@ -15,7 +15,7 @@ use crate::format::header::{FileHeader, FileKind, Magic, HEADER_LEN};
 use crate::format::manifest;
 use crate::fs::{self, Entry};
 use crate::hintfile;
-use crate::keydir::{Keydir, Loc, Recovered};
+use crate::keydir::{Keydir, Loc, Offer, Recovered};
 use crate::vfs::{OpenMode, Vfs};
 use crate::writer::Writer;
 use std::collections::{BTreeMap, BTreeSet};
@@ -118,29 +118,93 @@ struct Loader<'a> {
     now: u64,
 }
 
-impl Loader<'_> {
-    fn apply(&self, file: &DataFile, key: &[u8], loc: Loc, seq: u64, expiry: u64, tombstone: bool) {
-        let size = u64::from(loc.size);
-        file.counters.add(size, seq);
+/// Records of one data file on their way into the keydir, applied in batches (see
+/// [`Keydir::recover_many`]).
+struct Batch<'a> {
+    loader: &'a Loader<'a>,
+    file: &'a DataFile,
+    /// Keys of the pending records, back to back.
+    keys: Vec<u8>,
+    /// Pending records: (end of the key in `keys`, offer).
+    pending: Vec<(usize, Offer)>,
+    outcomes: Vec<Recovered>,
+}
+
+/// Records applied per batch: enough that each shard gets dozens per lock, few enough
+/// that the batch stays in cache.
+const BATCH: usize = 4096;
+
+impl<'a> Batch<'a> {
+    fn new(loader: &'a Loader<'a>, file: &'a DataFile) -> Self {
+        Self {
+            loader,
+            file,
+            keys: Vec::new(),
+            pending: Vec::with_capacity(BATCH),
+            outcomes: Vec::with_capacity(BATCH),
+        }
+    }
+
+    fn push(&mut self, key: &[u8], loc: Loc, seq: u64, expiry: u64, tombstone: bool) {
+        self.file.counters.add(u64::from(loc.size), seq);
         let expiry = (expiry != 0).then_some(expiry);
-        // An expired record is a delete: it must still shadow older versions of its key.
-        let dead = tombstone || expiry.is_some_and(|at| at <= self.now);
-        match self.keydir.recover(key, loc, expiry, seq, dead) {
-            Recovered::Inserted => {}
-            Recovered::Replaced(old) => {
-                if old.size > 0 {
-                    if let Some(f) = self.files.get(&old.file_id) {
-                        f.counters.kill(u64::from(old.size));
+        self.keys.extend_from_slice(key);
+        self.pending.push((
+            self.keys.len(),
+            Offer {
+                loc,
+                expiry,
+                seq,
+                // An expired record is a delete: it must still shadow older versions.
+                tombstone: tombstone || expiry.is_some_and(|at| at <= self.loader.now),
+            },
+        ));
+        if self.pending.len() == BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        let mut start = 0;
+        let offers: Vec<(&[u8], Offer)> = self
+            .pending
+            .iter()
+            .map(|&(end, offer)| {
+                let key = &self.keys[start..end];
+                start = end;
+                (key, offer)
+            })
+            .collect();
+        self.loader.keydir.recover_many(&offers, &mut self.outcomes);
+        let (mut dead_keys, mut dead_bytes) = (0, 0);
+        for (&(_, offer), &outcome) in self.pending.iter().zip(&self.outcomes) {
+            let dead = match outcome {
+                Recovered::Inserted => offer.tombstone,
+                Recovered::Replaced(old) => {
+                    if old.size > 0 {
+                        if let Some(f) = self.loader.files.get(&old.file_id) {
+                            f.counters.kill(u64::from(old.size));
+                        }
                     }
+                    offer.tombstone
                 }
-            }
-            Recovered::Stale => {
-                file.counters.kill(size);
-                return;
+                Recovered::Stale => true,
+            };
+            if dead {
+                dead_keys += 1;
+                dead_bytes += u64::from(offer.loc.size);
             }
         }
-        if dead {
-            file.counters.kill(size);
+        self.file.counters.kill_many(dead_keys, dead_bytes);
+        self.keys.clear();
+        self.pending.clear();
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        if !self.pending.is_empty() {
+            self.flush();
         }
     }
 }
@@ -189,6 +253,7 @@ impl FileLoad<'_> {
         }
         let path = fs::data_path(dir, id);
         let mut damage = Vec::new();
+        let mut batch = Batch::new(loader, df);
         let end = scan_with(
             Arc::clone(&df.file),
             len,
@@ -199,8 +264,7 @@ impl FileLoad<'_> {
                     offset: rec.offset as u32,
                     size: rec.meta.record_len() as u32,
                 };
-                loader.apply(
-                    df,
+                batch.push(
                     rec.key,
                     loc,
                     rec.meta.seq,
@@ -211,6 +275,7 @@ impl FileLoad<'_> {
             |d| damage.push(d),
         )
         .map_err(|e| Error::io("scan", &path, e))?;
+        drop(batch);
         let torn_active = Some(id) == active_id && end.has_tail;
         for d in damage {
             if torn_active && d.at_tail && !end.dropped_valid {
@@ -347,8 +412,7 @@ pub(crate) fn open(opts: Options) -> Result<Inner> {
     let hinted: u64 = hint_ids
         .iter()
         .filter(|&&id| Some(id) != active_id && files.contains_key(&id))
-        .filter_map(|&id| hintfile::read_trailer(fs.as_ref(), &dir, id))
-        .map(|(count, _)| count)
+        .filter_map(|&id| hintfile::trailer_count(fs.as_ref(), &dir, id))
         .sum();
     keydir.reserve(usize::try_from(hinted).unwrap_or(0));
     let now = opts.clock.now_ms();
@@ -538,15 +602,17 @@ fn load_hint(
     let Ok(file) = opts.fs.open(&path, OpenMode::Read) else {
         return Ok(false);
     };
+    let mut batch = Batch::new(loader, df);
     let valid = hintfile::for_each_entry(&file, df.id, data_len, |e, key| {
         let loc = Loc {
             file_id: df.id,
             offset: e.offset,
             size: e.size,
         };
-        loader.apply(df, key, loc, e.seq, e.expiry, e.tombstone);
+        batch.push(key, loc, e.seq, e.expiry, e.tombstone);
     })
     .map_err(|e| Error::io("read", &path, e))?;
+    drop(batch);
     if !valid {
         tracing::warn!(file = %path.display(), "hint file invalid; scanning the data file instead");
     }

@@ -93,6 +93,14 @@ impl Counters {
         self.dead_bytes.fetch_add(bytes, Relaxed);
     }
 
+    /// Counts `keys` records of `bytes` in all as dead.
+    pub fn kill_many(&self, keys: u64, bytes: u64) {
+        if keys > 0 {
+            self.dead_keys.fetch_add(keys, Relaxed);
+            self.dead_bytes.fetch_add(bytes, Relaxed);
+        }
+    }
+
     /// Copies counters gathered on another handle of the same file.
     pub fn restore(&self, s: &CounterSnapshot) {
         self.total_keys.store(s.total_keys, Relaxed);

@@ -113,7 +113,8 @@ impl Keydir {
         self.write(i).compare_and_move(hash, key, from, to)
     }
 
-    /// Offers a record found during recovery; see [`Shard::recover`].
+    /// Offers one record found during recovery; see [`Shard::recover`].
+    #[cfg(test)]
     pub fn recover(
         &self,
         key: &[u8],
@@ -130,6 +131,44 @@ impl Keydir {
             tombstone,
         };
         self.write(i).recover(&self.hasher, hash, key, offer)
+    }
+
+    /// Offers many records found while opening; `out[i]` becomes the outcome of
+    /// `offers[i]`. Each shard's lock is taken once per call rather than once per record:
+    /// with loader threads on every core, a lock per record bounces each lock word
+    /// between the cores.
+    pub fn recover_many(&self, offers: &[(&[u8], Offer)], out: &mut Vec<Recovered>) {
+        out.clear();
+        out.resize(offers.len(), Recovered::Stale);
+        // Counting sort of the offers by shard, keeping file order within a shard.
+        let mut located = Vec::with_capacity(offers.len());
+        let mut starts = [0usize; SHARDS + 1];
+        for (key, _) in offers {
+            let (hash, shard) = self.locate(key);
+            located.push((hash, shard));
+            starts[shard + 1] += 1;
+        }
+        for i in 0..SHARDS {
+            starts[i + 1] += starts[i];
+        }
+        let mut order = vec![0u32; offers.len()];
+        let mut next = starts;
+        for (i, &(_, shard)) in located.iter().enumerate() {
+            order[next[shard]] = u32::try_from(i).unwrap_or(u32::MAX);
+            next[shard] += 1;
+        }
+        for shard in 0..SHARDS {
+            let group = &order[starts[shard]..starts[shard + 1]];
+            if group.is_empty() {
+                continue;
+            }
+            let mut guard = self.write(shard);
+            for &i in group {
+                let i = i as usize;
+                let (key, offer) = offers[i];
+                out[i] = guard.recover(&self.hasher, located[i].0, key, offer);
+            }
+        }
     }
 
     /// Makes room for about `keys` more keys, spread evenly over the shards as the hash
