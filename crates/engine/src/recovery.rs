@@ -421,13 +421,12 @@ pub(crate) fn open(opts: Options) -> Result<Inner> {
         files: &files,
         now,
     };
-    // Sealed files are loaded on every core: sequence numbers, not replay order, decide
-    // which record of a key wins, so any interleaving gives the same keydir and counts.
-    // The active file goes last, on this thread, because it may be truncated.
-    let sealed: Vec<u32> = files
-        .keys()
-        .copied()
-        .filter(|&id| Some(id) != active_id)
+    // Files are loaded on every core: sequence numbers, not replay order, decide which
+    // record of a key wins, so any interleaving gives the same keydir and counts. The
+    // active file starts first: it has no hint file, so scanning it is the longest task.
+    let tasks: Vec<u32> = active_id
+        .into_iter()
+        .chain(files.keys().copied().filter(|&id| Some(id) != active_id))
         .collect();
     let ctx = FileLoad {
         opts: &opts,
@@ -440,13 +439,13 @@ pub(crate) fn open(opts: Options) -> Result<Inner> {
     let results = Mutex::new(Vec::new());
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
-        .min(sealed.len())
+        .min(tasks.len())
         .max(1);
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Relaxed);
-                let Some(&id) = sealed.get(i) else {
+                let Some(&id) = tasks.get(i) else {
                     break;
                 };
                 let (Some(df), Some(&len)) = (files.get(&id), lens.get(&id)) else {
@@ -460,19 +459,14 @@ pub(crate) fn open(opts: Options) -> Result<Inner> {
                     .push(outcome);
                 if failed {
                     // Stop handing out work; the error is returned below.
-                    next.store(sealed.len(), Relaxed);
+                    next.store(tasks.len(), Relaxed);
                 }
             });
         }
     });
-    let mut outcomes = results
+    let outcomes = results
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(id) = active_id {
-        if let (Some(df), Some(&len)) = (files.get(&id), lens.get(&id)) {
-            outcomes.push(ctx.load(id, df, len));
-        }
-    }
     for outcome in outcomes {
         let o = outcome?;
         if o.from_hint {
