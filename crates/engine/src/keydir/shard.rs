@@ -137,6 +137,30 @@ impl Shard {
             .copied()
     }
 
+    /// Grows the table before an insert would make hashbrown rehash it in place.
+    /// hashbrown's rehash visits entries in bucket order, which is random with respect to
+    /// the slab and the key arena, so re-reading each key costs two cache misses; building
+    /// the bigger table from the slab in id order reads slots and keys sequentially.
+    fn make_room(&mut self, hasher: &RandomState) {
+        self.make_room_for(hasher, 1);
+    }
+
+    /// Like [`Shard::make_room`], for `n` inserts.
+    pub fn make_room_for(&mut self, hasher: &RandomState, n: usize) {
+        if self.table.len() + n <= self.table.capacity() {
+            return;
+        }
+        let mut table = HashTable::with_capacity(((self.table.len() + n) * 2).max(16));
+        let rehash = |id: &u32| hasher.hash_one(self.arena.get(slot_at(&self.slots, *id).key()));
+        for (id, slot) in (0u32..).zip(self.slots.iter().flatten()) {
+            if slot.file != FREE {
+                table.insert_unique(hasher.hash_one(self.arena.get(slot.key())), id, rehash);
+            }
+        }
+        debug_assert_eq!(table.len(), self.table.len());
+        self.table = table;
+    }
+
     fn set_expiry(&mut self, id: u32, expiry: Option<u64>) {
         let slot = self.slot_mut(id);
         match expiry {
@@ -191,6 +215,7 @@ impl Shard {
         loc: Loc,
         expiry: Option<u64>,
     ) -> Option<Loc> {
+        self.make_room(hasher);
         let Self {
             table,
             slots,
@@ -303,6 +328,7 @@ impl Shard {
             loc.size = 0;
         }
         let expiry = if tombstone { None } else { expiry };
+        self.make_room(hasher);
         let Self {
             table,
             slots,
@@ -355,6 +381,13 @@ impl Shard {
         }
         self.set_seq(id, seq);
         outcome
+    }
+
+    /// Reads the table's control bytes for `hash` without acting on them. Calling this
+    /// for a run of keys before inserting them lets the CPU fetch their cache lines in
+    /// parallel: the loads are independent, where an insert's probe waits on each miss.
+    pub fn touch(&self, hash: u64) {
+        std::hint::black_box(self.table.find(hash, |_| false));
     }
 
     /// Makes room for `additional` more keys, so that loading a database of known size
