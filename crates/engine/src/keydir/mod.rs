@@ -295,6 +295,25 @@ mod tests {
     }
 
     #[test]
+    fn growth_with_deletions_keeps_every_key() {
+        let kd = Keydir::default();
+        let mut model = std::collections::HashMap::new();
+        for i in 0..200_000u32 {
+            let key = format!("key{i:013}").into_bytes();
+            kd.upsert(&key, loc(i), None);
+            model.insert(key, i);
+            if i % 3 == 0 {
+                let gone = format!("key{:013}", i / 2).into_bytes();
+                assert_eq!(kd.remove(&gone).is_some(), model.remove(&gone).is_some());
+            }
+        }
+        assert_eq!(kd.len(), model.len());
+        for (key, &i) in &model {
+            assert_eq!(kd.get(key), Some((loc(i), None)));
+        }
+    }
+
+    #[test]
     fn an_overestimated_reservation_is_given_back_after_recovery() {
         let load = |kd: &Keydir| {
             for i in 0..100u32 {

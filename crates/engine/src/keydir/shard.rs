@@ -150,7 +150,13 @@ impl Shard {
         if self.table.len() + n <= self.table.capacity() {
             return;
         }
-        let mut table = HashTable::with_capacity(((self.table.len() + n) * 2).max(16));
+        // Twice the current capacity doubles the bucket count exactly, as hashbrown's own
+        // growth would (asking for one more would quadruple it); when deletions have eaten
+        // the capacity, the same size comes back, cleaned.
+        let want = (self.table.capacity() * 2)
+            .max(self.table.len() + n)
+            .max(16);
+        let mut table = HashTable::with_capacity(want);
         let rehash = |id: &u32| hasher.hash_one(self.arena.get(slot_at(&self.slots, *id).key()));
         for (id, slot) in (0u32..).zip(self.slots.iter().flatten()) {
             if slot.file != FREE {
@@ -529,5 +535,36 @@ impl Shard {
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_grows_by_doubling_like_hashbrown() {
+        let hasher = RandomState::default();
+        let mut shard = Shard::default();
+        let mut buckets = 0;
+        for i in 0..100_000u32 {
+            let key = i.to_le_bytes();
+            let loc = Loc {
+                file_id: 1,
+                offset: i,
+                size: 10,
+            };
+            shard.upsert(&hasher, hasher.hash_one(key), &key, loc, None);
+            // hashbrown allocates a power of two of buckets, 7/8 of them usable.
+            let now = (shard.table.capacity() * 8 / 7).next_power_of_two();
+            if now != buckets {
+                assert!(
+                    buckets == 0 || now == 2 * buckets,
+                    "{buckets} -> {now} buckets at {i}"
+                );
+                buckets = now;
+            }
+        }
+        assert_eq!(shard.len(), 100_000);
     }
 }
