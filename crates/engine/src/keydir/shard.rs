@@ -137,7 +137,8 @@ impl Shard {
             .copied()
     }
 
-    /// Grows the table before an insert would make hashbrown rehash it in place.
+    /// Grows the table (or, after many deletions, rebuilds it clean) before an insert
+    /// would make hashbrown rehash it.
     /// hashbrown's rehash visits entries in bucket order, which is random with respect to
     /// the slab and the key arena, so re-reading each key costs two cache misses; building
     /// the bigger table from the slab in id order reads slots and keys sequentially.
