@@ -102,6 +102,7 @@ pub(crate) fn start(inner: &Arc<Inner>) {
             }
         });
     }
+    restore_missing_hints(inner);
     if inner.opts.merge.auto && inner.opts.merge.window != crate::config::MergeWindow::Never {
         let db = Arc::clone(inner);
         inner.background.spawn("ccbitcask-merge", move || {
@@ -110,24 +111,55 @@ pub(crate) fn start(inner: &Arc<Inner>) {
     }
 }
 
+/// Writes hint files for sealed data files that open had to scan: their hint was lost
+/// to a crash between sealing and writing it, damaged, or of an older format. Without
+/// this, every later open would scan them again until a merge rewrote them. Files in
+/// which open found damage keep no hint, so that every open goes on reporting it.
+fn restore_missing_hints(inner: &Arc<Inner>) {
+    let active = inner
+        .writer
+        .as_ref()
+        .and_then(|w| w.lock().ok().map(|w| w.active.id));
+    let damaged: std::collections::BTreeSet<u32> =
+        inner.open_report.damage.iter().map(|(id, _)| *id).collect();
+    let missing: Vec<u32> = inner
+        .files
+        .snapshot()
+        .values()
+        .filter(|f| Some(f.id) != active && !damaged.contains(&f.id))
+        .filter(|f| !f.has_hint.load(std::sync::atomic::Ordering::Relaxed))
+        .map(|f| f.id)
+        .collect();
+    if !missing.is_empty() {
+        tracing::info!(
+            files = missing.len(),
+            "writing hint files that open had to do without"
+        );
+        inner.spawn_hint_writer(missing);
+    }
+}
+
 impl Inner {
-    /// Writes the hint file of a just-sealed data file, off the write path.
-    pub(crate) fn spawn_hint_writer(self: &Inner, file_id: u32) {
+    /// Writes the hint files of sealed data files, one after another on one thread, off
+    /// the write path.
+    pub(crate) fn spawn_hint_writer(self: &Inner, file_ids: Vec<u32>) {
         let Some(db) = self.self_arc() else {
             return;
         };
         self.background.spawn("ccbitcask-hint", move || {
-            // The merge lock keeps a merge from retiring the file mid-scan.
-            let _merge = db
-                .merge_lock
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if db.background.stopping() {
-                return;
-            }
-            if let Some(file) = db.file(file_id) {
-                if let Err(e) = crate::hintfile::write_for_data_file(&db, &file) {
-                    tracing::warn!(error = %e, file_id, "writing hint file failed; open will scan instead");
+            for file_id in file_ids {
+                // The merge lock keeps a merge from retiring the file mid-scan.
+                let _merge = db
+                    .merge_lock
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if db.background.stopping() {
+                    return;
+                }
+                if let Some(file) = db.file(file_id) {
+                    if let Err(e) = crate::hintfile::write_for_data_file(&db, &file) {
+                        tracing::warn!(error = %e, file_id, "writing hint file failed; open will scan instead");
+                    }
                 }
             }
         });

@@ -172,4 +172,58 @@ fn hint_describing_another_length_is_ignored() {
     let db = open(src.path(), &clock);
     assert_eq!(keydir(&db), want);
     assert!(db.open_report().damage.iter().any(|(i, _)| *i == id));
+    // No hint is written again for a file open found damaged, so the damage stays
+    // visible to every later open instead of hiding behind a fresh hint.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    db.close().unwrap();
+    let db = open(src.path(), &clock);
+    assert!(db.open_report().damage.iter().any(|(i, _)| *i == id));
+}
+
+#[test]
+fn hints_lost_damaged_or_of_an_older_format_are_written_again_after_open() {
+    let clock = ManualClock::new();
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), &clock);
+    let db = open(dir.path(), &clock);
+    let want = keydir(&db);
+    let scanned = db.open_report().files_scanned;
+    db.close().unwrap();
+    let hinted: Vec<u32> = data_ids(dir.path())
+        .into_iter()
+        .filter(|&id| hint_path(dir.path(), id).exists())
+        .collect();
+    assert!(hinted.len() >= 3);
+    // One hint lost (a crash between sealing a file and writing its hint), one written
+    // by an older build (header version 1, with a valid header CRC), one damaged.
+    std::fs::remove_file(hint_path(dir.path(), hinted[0])).unwrap();
+    let old_path = hint_path(dir.path(), hinted[1]);
+    let mut old = std::fs::read(&old_path).unwrap();
+    old[4..6].copy_from_slice(&1u16.to_le_bytes());
+    let crc = crc32fast::hash(&old[0..12]);
+    old[12..16].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&old_path, &old).unwrap();
+    let bad_path = hint_path(dir.path(), hinted[2]);
+    let mut bad = std::fs::read(&bad_path).unwrap();
+    bad[20] ^= 1;
+    std::fs::write(&bad_path, &bad).unwrap();
+
+    let db = open(dir.path(), &clock);
+    assert_eq!(db.open_report().files_scanned, scanned + 3);
+    assert_eq!(keydir(&db), want);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !(hint_path(dir.path(), hinted[0]).exists()
+        && std::fs::read(&old_path).unwrap()[4..6] == 2u16.to_le_bytes()
+        && std::fs::read(&bad_path).unwrap() != bad)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "hints not written again"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    db.close().unwrap();
+    let db = open(dir.path(), &clock);
+    assert_eq!(db.open_report().files_scanned, scanned);
+    assert_eq!(keydir(&db), want);
 }
