@@ -6,6 +6,7 @@
 //! hashbrown uses neither for the bucket index (low bits) nor for its tag (top 7 bits).
 
 mod arena;
+mod index;
 mod shard;
 
 pub use shard::{Candidates, Offer, Recovered};

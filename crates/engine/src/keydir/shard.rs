@@ -1,9 +1,9 @@
-//! One shard of the keydir: a hash table of slot ids, a slab of slots, and a key arena.
+//! One shard of the keydir: a hash index of slot ids, a slab of slots, and a key arena.
 //!
 //! Memory per key, counted in `stats` from real allocations:
 //! - 20 bytes of [`Slot`] in the slab (no 64-bit field where 32 bits suffice);
-//! - 5 bytes per table bucket (a `u32` slot id plus hashbrown's control byte), at a load
-//!   factor between 7/16 and 7/8;
+//! - 5.3 bytes per index position (a `u32` slot id and a one-byte tag, 12 to a cache
+//!   line; see [`super::index`]), at a load factor between 7/16 and 7/8;
 //! - the key bytes in the arena, with no per-key allocation header.
 //!
 //! The sequence number stays on disk. Recovery is the one place that needs it in RAM, to
@@ -11,9 +11,10 @@
 //! a side vector that only exists while the database is being opened.
 
 use super::arena::{Arena, KeyRef};
+use super::index::{Entry, Index};
 use super::Loc;
 use foldhash::fast::RandomState;
-use hashbrown::{HashMap, HashTable};
+use hashbrown::HashMap;
 use std::hash::BuildHasher;
 
 const SLOT_CHUNK: usize = 1024;
@@ -88,7 +89,7 @@ pub enum Recovered {
 /// One shard.
 #[derive(Debug, Default)]
 pub struct Shard {
-    table: HashTable<u32>,
+    table: Index,
     slots: Vec<Vec<Slot>>,
     free: Vec<u32>,
     arena: Arena,
@@ -132,16 +133,44 @@ impl Shard {
     }
 
     fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
-        self.table
-            .find(hash, |&id| self.arena.get(self.slot(id).key()) == key)
-            .copied()
+        match self.lookup(hash, key) {
+            Entry::Occupied(_, id) => Some(id),
+            Entry::Vacant(_) => None,
+        }
     }
 
-    /// Grows the table (or, after many deletions, rebuilds it clean) before an insert
-    /// would make hashbrown rehash it.
-    /// hashbrown's rehash visits entries in bucket order, which is random with respect to
-    /// the slab and the key arena, so re-reading each key costs two cache misses; building
-    /// the bigger table from the slab in id order reads slots and keys sequentially.
+    fn lookup(&self, hash: u64, key: &[u8]) -> Entry {
+        self.table.entry(hash, |id| {
+            self.arena.get(slot_at(&self.slots, id).key()) == key
+        })
+    }
+
+    /// Indexes slot `id` at `pos`, which [`Shard::lookup`] returned vacant. The table
+    /// always has room (callers run [`Shard::make_room`] first); if it somehow had not,
+    /// it is rebuilt bigger rather than the key lost.
+    fn index_at(&mut self, hasher: &RandomState, pos: super::index::Pos, hash: u64, id: u32) {
+        if !self.table.insert_at(pos, hash, id) {
+            self.rebuild(hasher, (self.table.capacity() * 2).max(16));
+            self.table.insert_unique(hash, id);
+        }
+    }
+
+    /// Replaces the index by one of `capacity` holding every live slot, reading the slab
+    /// and the keys in id order.
+    fn rebuild(&mut self, hasher: &RandomState, capacity: usize) {
+        let mut table = Index::with_capacity(capacity.max(self.table.len()));
+        for (id, slot) in (0u32..).zip(self.slots.iter().flatten()) {
+            if slot.file != FREE {
+                table.insert_unique(hasher.hash_one(self.arena.get(slot.key())), id);
+            }
+        }
+        debug_assert_eq!(table.len(), self.table.len());
+        self.table = table;
+    }
+
+    /// Grows the index (or, after many deletions, rebuilds it clean) before an insert
+    /// would find it full. The bigger index is built by walking the slab in id order, so
+    /// slots and keys are read sequentially rather than in the index's random order.
     fn make_room(&mut self, hasher: &RandomState) {
         self.make_room_for(hasher, 1);
     }
@@ -151,21 +180,13 @@ impl Shard {
         if self.table.len() + n <= self.table.capacity() {
             return;
         }
-        // Twice the current capacity doubles the bucket count exactly, as hashbrown's own
-        // growth would (asking for one more would quadruple it); when deletions have eaten
-        // the capacity, the same size comes back, cleaned.
+        // Twice the current capacity doubles the group count exactly (asking for one
+        // more would quadruple it); when deletions have eaten the capacity, the same size
+        // comes back, cleaned.
         let want = (self.table.capacity() * 2)
             .max(self.table.len() + n)
             .max(16);
-        let mut table = HashTable::with_capacity(want);
-        let rehash = |id: &u32| hasher.hash_one(self.arena.get(slot_at(&self.slots, *id).key()));
-        for (id, slot) in (0u32..).zip(self.slots.iter().flatten()) {
-            if slot.file != FREE {
-                table.insert_unique(hasher.hash_one(self.arena.get(slot.key())), id, rehash);
-            }
-        }
-        debug_assert_eq!(table.len(), self.table.len());
-        self.table = table;
+        self.rebuild(hasher, want);
     }
 
     fn set_expiry(&mut self, id: u32, expiry: Option<u64>) {
@@ -196,7 +217,7 @@ impl Shard {
     /// read path verifies the key in the record it reads anyway, so skipping the key
     /// arena saves a dependent cache miss per get. Almost always one candidate.
     pub fn candidates(&self, hash: u64, out: &mut Candidates) {
-        for &id in self.table.iter_hash(hash) {
+        for id in self.table.candidates(hash) {
             if out.len == out.items.len() {
                 out.overflow = true;
                 return;
@@ -223,43 +244,18 @@ impl Shard {
         expiry: Option<u64>,
     ) -> Option<Loc> {
         self.make_room(hasher);
-        let Self {
-            table,
-            slots,
-            free,
-            arena,
-            ..
-        } = self;
-        let entry = table.entry(
-            hash,
-            |&id| arena.get(slot_at(slots, id).key()) == key,
-            |&id| hasher.hash_one(arena.get(slot_at(slots, id).key())),
-        );
-        let (id, old) = match entry {
-            hashbrown::hash_table::Entry::Occupied(e) => {
-                let id = *e.get();
-                let slot = slot_at_mut(slots, id);
+        let (id, old) = match self.lookup(hash, key) {
+            Entry::Occupied(_, id) => {
+                let slot = self.slot_mut(id);
                 let old = slot.loc();
                 slot.file = loc.file_id | (slot.file & HAS_EXPIRY);
                 slot.offset = loc.offset;
                 slot.size = loc.size;
                 (id, Some(old))
             }
-            hashbrown::hash_table::Entry::Vacant(v) => {
-                let (key_lo, key_hi) = arena.alloc(key).parts();
-                let id = alloc_slot(
-                    slots,
-                    free,
-                    Slot {
-                        file: loc.file_id,
-                        offset: loc.offset,
-                        size: loc.size,
-                        key_lo,
-                        key_hi,
-                    },
-                );
-                v.insert(id);
-                self.live += 1;
+            Entry::Vacant(pos) => {
+                let id = self.new_slot(key, loc);
+                self.index_at(hasher, pos, hash, id);
                 (id, None)
             }
         };
@@ -269,18 +265,29 @@ impl Shard {
         old
     }
 
+    /// Stores `key` in the arena and a slot pointing at `loc`; returns the slot id.
+    fn new_slot(&mut self, key: &[u8], loc: Loc) -> u32 {
+        let (key_lo, key_hi) = self.arena.alloc(key).parts();
+        self.live += 1;
+        alloc_slot(
+            &mut self.slots,
+            &mut self.free,
+            Slot {
+                file: loc.file_id,
+                offset: loc.offset,
+                size: loc.size,
+                key_lo,
+                key_hi,
+            },
+        )
+    }
+
     /// Removes `key`, returning where it pointed.
     pub fn remove(&mut self, hash: u64, key: &[u8]) -> Option<Loc> {
-        let Self {
-            table,
-            slots,
-            arena,
-            ..
-        } = self;
-        let entry = table
-            .find_entry(hash, |&id| arena.get(slot_at(slots, id).key()) == key)
-            .ok()?;
-        let (id, _) = entry.remove();
+        let Entry::Occupied(pos, id) = self.lookup(hash, key) else {
+            return None;
+        };
+        self.table.remove(pos);
         Some(self.release(id))
     }
 
@@ -336,50 +343,24 @@ impl Shard {
         }
         let expiry = if tombstone { None } else { expiry };
         self.make_room(hasher);
-        let Self {
-            table,
-            slots,
-            free,
-            arena,
-            seqs,
-            ..
-        } = self;
         // One probe whether the key is new or not: recovery offers every record of the
         // database, so this is the loop that decides how long an open takes.
-        let entry = table.entry(
-            hash,
-            |&id| arena.get(slot_at(slots, id).key()) == key,
-            |&id| hasher.hash_one(arena.get(slot_at(slots, id).key())),
-        );
-        let (id, outcome) = match entry {
-            hashbrown::hash_table::Entry::Occupied(e) => {
-                let id = *e.get();
-                let cur = seqs.as_ref().and_then(|s| s.get(id as usize)).copied();
+        let (id, outcome) = match self.lookup(hash, key) {
+            Entry::Occupied(_, id) => {
+                let cur = self.seqs.as_ref().and_then(|s| s.get(id as usize)).copied();
                 if cur.is_some_and(|cur| cur >= seq) {
                     return Recovered::Stale;
                 }
-                let slot = slot_at_mut(slots, id);
+                let slot = self.slot_mut(id);
                 let old = slot.loc();
                 slot.file = loc.file_id | (slot.file & HAS_EXPIRY);
                 slot.offset = loc.offset;
                 slot.size = loc.size;
                 (id, Recovered::Replaced(old))
             }
-            hashbrown::hash_table::Entry::Vacant(v) => {
-                let (key_lo, key_hi) = arena.alloc(key).parts();
-                let id = alloc_slot(
-                    slots,
-                    free,
-                    Slot {
-                        file: loc.file_id,
-                        offset: loc.offset,
-                        size: loc.size,
-                        key_lo,
-                        key_hi,
-                    },
-                );
-                v.insert(id);
-                self.live += 1;
+            Entry::Vacant(pos) => {
+                let id = self.new_slot(key, loc);
+                self.index_at(hasher, pos, hash, id);
                 (id, Recovered::Inserted)
             }
         };
@@ -390,25 +371,17 @@ impl Shard {
         outcome
     }
 
-    /// Reads the table's control bytes for `hash` without acting on them. Calling this
-    /// for a run of keys before inserting them lets the CPU fetch their cache lines in
-    /// parallel: the loads are independent, where an insert's probe waits on each miss.
+    /// Reads the index group a probe for `hash` starts at, without acting on it. Calling
+    /// this for a run of keys before inserting them lets the CPU fetch their cache lines
+    /// in parallel: the loads are independent, where an insert's probe waits on each miss.
     pub fn touch(&self, hash: u64) {
-        std::hint::black_box(self.table.find(hash, |_| false));
+        std::hint::black_box(self.table.touch(hash));
     }
 
     /// Makes room for `additional` more keys, so that loading a database of known size
     /// never rehashes (a rehash re-reads every key from the arena: a cache miss each).
     pub fn reserve(&mut self, hasher: &RandomState, additional: usize) {
-        let Self {
-            table,
-            slots,
-            arena,
-            ..
-        } = self;
-        table.reserve(additional, |&id| {
-            hasher.hash_one(arena.get(slot_at(slots, id).key()))
-        });
+        self.make_room_for(hasher, additional);
         self.slots.reserve(additional.div_ceil(SLOT_CHUNK));
         if let Some(seqs) = self.seqs.as_mut() {
             seqs.reserve(additional);
@@ -421,15 +394,7 @@ impl Shard {
     /// records and tombstones), once the real number of keys is known.
     fn shrink_if_oversized(&mut self, hasher: &RandomState) {
         if self.table.capacity() > 4 * self.live.max(64) {
-            let Self {
-                table,
-                slots,
-                arena,
-                ..
-            } = self;
-            table.shrink_to(self.live, |&id| {
-                hasher.hash_one(arena.get(slot_at(slots, id).key()))
-            });
+            self.rebuild(hasher, self.live);
         }
         self.slots.shrink_to_fit();
     }
@@ -458,8 +423,8 @@ impl Shard {
             .map(|(id, slot)| (id, hasher.hash_one(self.arena.get(slot.key()))))
             .collect();
         for (id, hash) in dead {
-            if let Ok(entry) = self.table.find_entry(hash, |&x| x == id) {
-                entry.remove();
+            if let Some(pos) = self.table.find(hash, id) {
+                self.table.remove(pos);
                 self.release(id);
             }
         }
@@ -544,10 +509,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_table_grows_by_doubling_like_hashbrown() {
+    fn the_index_grows_by_doubling() {
         let hasher = RandomState::default();
         let mut shard = Shard::default();
-        let mut buckets = 0;
+        let mut bytes = 0;
         for i in 0..100_000u32 {
             let key = i.to_le_bytes();
             let loc = Loc {
@@ -556,14 +521,13 @@ mod tests {
                 size: 10,
             };
             shard.upsert(&hasher, hasher.hash_one(key), &key, loc, None);
-            // hashbrown allocates a power of two of buckets, 7/8 of them usable.
-            let now = (shard.table.capacity() * 8 / 7).next_power_of_two();
-            if now != buckets {
+            let now = shard.table.allocation_size();
+            if now != bytes {
                 assert!(
-                    buckets == 0 || now == 2 * buckets,
-                    "{buckets} -> {now} buckets at {i}"
+                    bytes == 0 || now == 2 * bytes,
+                    "{bytes} -> {now} bytes at {i}"
                 );
-                buckets = now;
+                bytes = now;
             }
         }
         assert_eq!(shard.len(), 100_000);
