@@ -56,19 +56,48 @@ pub trait VfsFile: Send + Sync + fmt::Debug {
         Ok(())
     }
 
-    /// Appends every byte of `bufs`, looping over short writes.
-    fn append_all(&self, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
-        IoSlice::advance_slices(&mut bufs, 0);
-        while !bufs.is_empty() {
-            match self.append(bufs) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => IoSlice::advance_slices(&mut bufs, n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+    /// Appends like [`VfsFile::append`] when the caller knows the file's length is `end`
+    /// (the writer tracks it). The default appends; [`StdFs`] files use a positioned
+    /// write, which skips the file-position lock every `write()` on a descriptor shared
+    /// between threads takes.
+    fn append_at(&self, bufs: &[IoSlice<'_>], end: u64) -> io::Result<usize> {
+        let _ = end;
+        self.append(bufs)
     }
+
+    /// Appends every byte of `bufs`, looping over short writes.
+    fn append_all(&self, bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+        append_loop(self, bufs, None)
+    }
+
+    /// [`VfsFile::append_all`] for a file whose length the caller knows is `end`.
+    fn append_all_at(&self, bufs: &mut [IoSlice<'_>], end: u64) -> io::Result<()> {
+        append_loop(self, bufs, Some(end))
+    }
+}
+
+fn append_loop<F: VfsFile + ?Sized>(
+    file: &F,
+    mut bufs: &mut [IoSlice<'_>],
+    mut end: Option<u64>,
+) -> io::Result<()> {
+    IoSlice::advance_slices(&mut bufs, 0);
+    while !bufs.is_empty() {
+        let written = match end {
+            Some(at) => file.append_at(bufs, at),
+            None => file.append(bufs),
+        };
+        match written {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                IoSlice::advance_slices(&mut bufs, n);
+                end = end.map(|at| at + n as u64);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// A held directory lock; dropping it releases the lock.
@@ -112,6 +141,15 @@ impl VfsFile for StdFile {
         // buffer takes the cheaper write() path rather than writev().
         match bufs {
             [one] => (&self.0).write(one),
+            _ => (&self.0).write_vectored(bufs),
+        }
+    }
+    fn append_at(&self, bufs: &[IoSlice<'_>], end: u64) -> io::Result<usize> {
+        // pwrite() takes no file-position lock (write() does once the process has
+        // threads). On Linux an O_APPEND file appends whatever the offset; `end` is the
+        // length anyway, so elsewhere it lands in the same place.
+        match bufs {
+            [one] => self.0.write_at(one, end),
             _ => (&self.0).write_vectored(bufs),
         }
     }

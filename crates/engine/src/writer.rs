@@ -205,7 +205,9 @@ impl Inner {
             }
         }
         let appended = if big_at.is_empty() {
-            w.active.file.append_all(&mut [IoSlice::new(&scratch)])
+            w.active
+                .file
+                .append_all_at(&mut [IoSlice::new(&scratch)], w.offset)
         } else {
             let mut slices = Vec::with_capacity(big_at.len() * 2 + 1);
             let mut from = 0;
