@@ -60,7 +60,8 @@ pub use recovery::OpenReport;
 pub use stats::{FileStats, Stats};
 
 /// Keydir bytes per key beyond the key itself that this engine's layout is designed to
-/// stay under at any table load: a 20-byte slot plus, for the hash table, 5 bytes per
-/// bucket at a load factor of 7/16 to 7/8 (5.7 to 11.4 bytes per key). The benchmark
+/// stay at or under at any table load: a 20-byte slot plus, for the hash index, 5.3
+/// bytes per position (12 to a 64-byte line) at a load factor of 7/16 to 7/8 (6.1 to
+/// 12.2 bytes per key, so 26 to 32 in all). The benchmark
 /// `ccbitcask-bench keydir` measures real allocations against it, and the planner uses it.
 pub const KEYDIR_BYTES_PER_KEY_OVERHEAD: f64 = 32.0;

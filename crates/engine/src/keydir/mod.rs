@@ -3,7 +3,7 @@
 //! It is split into [`SHARDS`] shards, each behind its own `RwLock`, so a reader waits
 //! only for a writer touching the same shard, and a table resize stalls one shard
 //! instead of the whole index. Which shard a key belongs to comes from hash bits that
-//! hashbrown uses neither for the bucket index (low bits) nor for its tag (top 7 bits).
+//! the shard's index uses neither to pick a group (low bits) nor for its tag (top byte).
 
 mod arena;
 mod index;
