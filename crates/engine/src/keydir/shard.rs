@@ -145,26 +145,25 @@ impl Shard {
         })
     }
 
-    /// Indexes slot `id` at `pos`, which [`Shard::lookup`] returned vacant. The table
-    /// always has room (callers run [`Shard::make_room`] first); if it somehow had not,
-    /// it is rebuilt bigger rather than the key lost.
+    /// Indexes slot `id` (already in the slab) at `pos`, which [`Shard::lookup`] returned
+    /// vacant. The index always has room (callers run [`Shard::make_room`] first); if it
+    /// somehow had not, it is rebuilt bigger from the slab, which indexes `id` too,
+    /// rather than the key lost.
     fn index_at(&mut self, hasher: &RandomState, pos: super::index::Pos, hash: u64, id: u32) {
         if !self.table.insert_at(pos, hash, id) {
             self.rebuild(hasher, (self.table.capacity() * 2).max(16));
-            self.table.insert_unique(hash, id);
         }
     }
 
     /// Replaces the index by one of `capacity` holding every live slot, reading the slab
     /// and the keys in id order.
     fn rebuild(&mut self, hasher: &RandomState, capacity: usize) {
-        let mut table = Index::with_capacity(capacity.max(self.table.len()));
+        let mut table = Index::with_capacity(capacity.max(self.live));
         for (id, slot) in (0u32..).zip(self.slots.iter().flatten()) {
             if slot.file != FREE {
                 table.insert_unique(hasher.hash_one(self.arena.get(slot.key())), id);
             }
         }
-        debug_assert_eq!(table.len(), self.table.len());
         self.table = table;
     }
 
