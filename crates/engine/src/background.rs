@@ -111,6 +111,9 @@ pub(crate) fn start(inner: &Arc<Inner>) {
     }
 }
 
+/// How long a writable handle must stay open before it writes missing hint files.
+const RESTORE_HINTS_AFTER: Duration = Duration::from_secs(1);
+
 /// Writes hint files for sealed data files that open had to scan: their hint was lost
 /// to a crash between sealing and writing it, damaged, or of an older format. Without
 /// this, every later open would scan them again until a merge rewrote them. Files in
@@ -135,18 +138,23 @@ fn restore_missing_hints(inner: &Arc<Inner>) {
             files = missing.len(),
             "writing hint files that open had to do without"
         );
-        inner.spawn_hint_writer(missing);
+        // After a pause: a short-lived handle (one CLI command) closes first and skips
+        // the work, instead of waiting at close for a scan of a whole sealed file.
+        inner.spawn_hint_writer(missing, RESTORE_HINTS_AFTER);
     }
 }
 
 impl Inner {
     /// Writes the hint files of sealed data files, one after another on one thread, off
     /// the write path.
-    pub(crate) fn spawn_hint_writer(self: &Inner, file_ids: Vec<u32>) {
+    pub(crate) fn spawn_hint_writer(self: &Inner, file_ids: Vec<u32>, after: Duration) {
         let Some(db) = self.self_arc() else {
             return;
         };
         self.background.spawn("ccbitcask-hint", move || {
+            if !after.is_zero() && !db.background.sleep(after) {
+                return;
+            }
             for file_id in file_ids {
                 // The merge lock keeps a merge from retiring the file mid-scan.
                 let _merge = db

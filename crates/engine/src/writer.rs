@@ -347,7 +347,7 @@ impl Inner {
             .map_err(|e| self.poison(e))?;
         w.active = next;
         w.offset = HEADER_LEN as u64;
-        self.spawn_hint_writer(vec![sealed.id]);
+        self.spawn_hint_writer(vec![sealed.id], std::time::Duration::ZERO);
         Ok(())
     }
 

@@ -208,6 +208,11 @@ fn hints_lost_damaged_or_of_an_older_format_are_written_again_after_open() {
     bad[20] ^= 1;
     std::fs::write(&bad_path, &bad).unwrap();
 
+    // A handle closed at once (one CLI command) leaves the work to a longer-lived one.
+    let db = open(dir.path(), &clock);
+    db.close().unwrap();
+    assert!(!hint_path(dir.path(), hinted[0]).exists());
+
     let db = open(dir.path(), &clock);
     assert_eq!(db.open_report().files_scanned, scanned + 3);
     assert_eq!(keydir(&db), want);
