@@ -122,10 +122,10 @@ pub fn check_with(fsys: &dyn Vfs, dir: &Path) -> Result<CheckReport> {
         }
         let hint_path = fs::hint_path(dir, id);
         if let Ok(h) = fsys.open(&hint_path, OpenMode::Read) {
-            let ok = hintfile::is_valid(&h, id, len).unwrap_or(false);
+            let intact = hintfile::verify(&h, id).ok().flatten();
+            let ok = intact.is_some_and(|i| i.describes(len));
             if !ok {
-                fc.damage
-                    .extend(hintfile::truncation_damage(fsys, dir, id, len));
+                fc.damage.extend(intact.and_then(|i| i.truncation(len)));
             }
             fc.hint = if ok {
                 HintState::Valid

@@ -1,6 +1,6 @@
 //! Writing hint files, and reading them back only when they prove themselves valid.
 
-use crate::datafile::scan::scan_committed;
+use crate::datafile::scan::{scan_committed, Damage};
 use crate::datafile::DataFile;
 use crate::db::Inner;
 use crate::error::{Error, Result};
@@ -98,63 +98,67 @@ pub(crate) fn trailer_count(fsys: &dyn Vfs, dir: &Path, id: u32) -> Option<u64> 
     }
 }
 
-/// Damage to report when a data file is shorter than its hint file's trailer says it
-/// was when sealed. A sealed file cut at a record boundary still scans as valid records,
-/// so this recorded length is the only witness that its end was lost; without it the
-/// missing records would vanish silently. The hint file must prove itself intact first
-/// (its CRC), so a damaged hint can never make a sound data file look truncated.
-pub(crate) fn truncation_damage(
-    fsys: &dyn Vfs,
-    dir: &Path,
-    id: u32,
+/// A hint file that proved intact: header for its data file, well-formed entries, a
+/// trailer counting them, and a whole-file CRC that matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Intact {
+    /// The data file's length when the hint was written.
     data_len: u64,
-) -> Option<crate::datafile::scan::Damage> {
-    let file = fsys.open(&fs::hint_path(dir, id), OpenMode::Read).ok()?;
-    let was = walk(&file, id, None, true, &mut |_, _| {}).ok()??;
-    (was > data_len).then(|| crate::datafile::scan::Damage {
-        offset: data_len,
-        reason: format!("data file truncated: {data_len} bytes, its hint file describes {was}"),
-        at_tail: false,
-    })
+    /// Where the furthest record any entry points at ends.
+    max_end: u64,
 }
 
-/// Streams the entries of a hint file through `f`, only once the whole file has proved
-/// valid: good header for data file `id`, well-formed entries that point inside the data
-/// file, and a trailer whose count, data length and whole-file CRC all match. Returns
-/// `Ok(false)`, having called `f` for nothing, if anything is wrong.
-pub(crate) fn for_each_entry(
+impl Intact {
+    /// Whether the hint describes its data file as it is now, `len` bytes long.
+    pub fn describes(&self, len: u64) -> bool {
+        self.data_len == len && self.max_end <= len
+    }
+
+    /// Damage to report when the data file is shorter than the hint says it was when
+    /// sealed. A sealed file cut at a record boundary still scans as valid records, so
+    /// this recorded length is the only witness that its end was lost. Only an intact
+    /// hint can say so: a damaged one never makes a sound data file look truncated.
+    pub fn truncation(&self, len: u64) -> Option<Damage> {
+        (self.data_len > len).then(|| Damage {
+            offset: len,
+            reason: format!(
+                "data file truncated: {len} bytes, its hint file describes {}",
+                self.data_len
+            ),
+            at_tail: false,
+        })
+    }
+}
+
+/// Checks hint file `file` of data file `id` whole, in one streaming pass; `None` if it
+/// is damaged, truncated, or another file's.
+pub(crate) fn verify(file: &Arc<dyn VfsFile>, id: u32) -> io::Result<Option<Intact>> {
+    walk(file, id, true, &mut |_, _| {})
+}
+
+/// Streams the entries of a hint file [`verify`] accepted through `f`. Checking first
+/// and applying second costs a second read (cheap: one CRC over large buffers), where
+/// undoing keydir changes made from a hint that turned out bad would not be cheap.
+pub(crate) fn entries(
     file: &Arc<dyn VfsFile>,
     id: u32,
-    data_len: u64,
     mut f: impl FnMut(&HintEntry, &[u8]),
 ) -> io::Result<bool> {
-    // Two passes over the file: checking is cheap (one CRC over large buffers), while
-    // undoing keydir changes made from a hint that turns out bad would not be.
-    if !is_valid(file, id, data_len)? {
-        return Ok(false);
-    }
-    Ok(walk(file, id, Some(data_len), false, &mut f)?.is_some())
-}
-
-/// Whether a hint file is valid for data file `id` of length `data_len`.
-pub(crate) fn is_valid(file: &Arc<dyn VfsFile>, id: u32, data_len: u64) -> io::Result<bool> {
-    Ok(walk(file, id, Some(data_len), true, &mut |_, _| {})?.is_some())
+    Ok(walk(file, id, false, &mut f)?.is_some())
 }
 
 /// Small enough that a chunk is still in the CPU cache when it is decoded.
 const READ_CHUNK: u64 = 128 << 10;
 
-/// One pass over a hint file in [`READ_CHUNK`] reads. Returns the data file length the
-/// trailer records, or `None` if the file is malformed or, with `data_len`, describes
-/// another length or points outside it. With `verify`, the bytes are fed to a CRC as
-/// they are consumed and the trailer's CRC must match.
+/// One pass over a hint file in [`READ_CHUNK`] reads; `None` if it is malformed. With
+/// `verify`, the bytes are fed to a CRC as they are consumed and the trailer's CRC must
+/// match.
 fn walk(
     file: &Arc<dyn VfsFile>,
     id: u32,
-    data_len: Option<u64>,
     verify: bool,
     f: &mut dyn FnMut(&HintEntry, &[u8]),
-) -> io::Result<Option<u64>> {
+) -> io::Result<Option<Intact>> {
     let len = file.len()?;
     let mut head = [0u8; HEADER_LEN];
     if len < (HEADER_LEN + TRAILER_LEN) as u64 {
@@ -173,6 +177,7 @@ fn walk(
     let mut buf_off = HEADER_LEN as u64;
     let mut pos = 0usize;
     let mut count = 0u64;
+    let mut max_end = 0u64;
     loop {
         if buf.len() - pos < HINT_HEADER_LEN + crate::MAX_KEY_SIZE {
             let at = buf_off + buf.len() as u64;
@@ -193,11 +198,11 @@ fn walk(
             None => return Ok(None),
             Some(Decoded::Trailer {
                 count: c,
-                data_len: l,
+                data_len,
                 crc: stored,
             }) => {
                 let end = buf_off + pos as u64 + TRAILER_LEN as u64;
-                if c != count || data_len.is_some_and(|d| d != l) || end != len {
+                if c != count || end != len {
                     return Ok(None);
                 }
                 if verify {
@@ -206,14 +211,13 @@ fn walk(
                         return Ok(None);
                     }
                 }
-                return Ok(Some(l));
+                return Ok(Some(Intact { data_len, max_end }));
             }
             Some(Decoded::Entry { entry, key, len: n }) => {
-                let end = u64::from(entry.offset) + u64::from(entry.size);
-                if u64::from(entry.offset) < HEADER_LEN as u64 || data_len.is_some_and(|d| end > d)
-                {
+                if u64::from(entry.offset) < HEADER_LEN as u64 {
                     return Ok(None);
                 }
+                max_end = max_end.max(u64::from(entry.offset) + u64::from(entry.size));
                 f(&entry, key);
                 count += 1;
                 pos += n;
@@ -249,9 +253,20 @@ mod tests {
         std::fs::write(&path, bytes).unwrap();
         let file = StdFs.open(&path, OpenMode::Read).unwrap();
         let mut seen = 0;
-        let valid = for_each_entry(&file, id, data_len, |_, _| seen += 1).unwrap();
+        let valid = match verify(&file, id).unwrap() {
+            Some(intact) if intact.describes(data_len) => {
+                entries(&file, id, |_, _| seen += 1).unwrap()
+            }
+            _ => false,
+        };
         assert!(valid || seen == 0, "entries applied from an invalid hint");
         valid
+    }
+
+    /// Truncation damage the hint at `path` reports for a data file of `len` bytes.
+    fn truncation(path: &Path, id: u32, len: u64) -> Option<Damage> {
+        let file = StdFs.open(path, OpenMode::Read).unwrap();
+        verify(&file, id).unwrap()?.truncation(len)
     }
 
     #[test]
@@ -299,19 +314,16 @@ mod tests {
         let data_len = u64::from(HEADER_LEN as u32 + 10 * 60);
         let good = sample(5, 10, data_len);
         std::fs::write(&path, &good).unwrap();
-        let damage = truncation_damage(&StdFs, dir.path(), 5, data_len - 60).unwrap();
+        let damage = truncation(&path, 5, data_len - 60).unwrap();
         assert_eq!(damage.offset, data_len - 60);
-        assert!(truncation_damage(&StdFs, dir.path(), 5, data_len).is_none());
+        assert!(truncation(&path, 5, data_len).is_none());
         // A flipped bit in the trailer's data_len field, or anywhere else, is the hint's
         // damage, not the data file's.
         for at in [good.len() - TRAILER_LEN + 9, 20, good.len() - 1] {
             let mut bad = good.clone();
             bad[at] ^= 0x40;
             std::fs::write(&path, &bad).unwrap();
-            assert!(
-                truncation_damage(&StdFs, dir.path(), 5, data_len - 60).is_none(),
-                "{at}"
-            );
+            assert!(truncation(&path, 5, data_len - 60).is_none(), "{at}");
         }
     }
 }

@@ -241,14 +241,17 @@ impl FileLoad<'_> {
             truncated: None,
         };
         if Some(id) != active_id && self.hint_ids.contains(&id) {
-            if load_hint(opts, loader, df, len)? {
-                df.has_hint.store(true, Relaxed);
-                out.from_hint = true;
-                return Ok(out);
-            }
-            if let Some(d) = hintfile::truncation_damage(fs.as_ref(), dir, id, len) {
-                tracing::warn!(file_id = id, reason = %d.reason, "sealed data file lost its end");
-                out.damage.push((id, d));
+            match load_hint(opts, loader, df, len)? {
+                HintLoad::Loaded => {
+                    df.has_hint.store(true, Relaxed);
+                    out.from_hint = true;
+                    return Ok(out);
+                }
+                HintLoad::Unusable(Some(d)) => {
+                    tracing::warn!(file_id = id, reason = %d.reason, "sealed data file lost its end");
+                    out.damage.push((id, d));
+                }
+                HintLoad::Unusable(None) => {}
             }
         }
         let path = fs::data_path(dir, id);
@@ -585,30 +588,48 @@ fn transfer_counters(from: &DataFile, to: &DataFile) {
     to.counters.restore(&s);
 }
 
+/// What [`load_hint`] did.
+enum HintLoad {
+    /// The hint proved valid and its entries are in the keydir.
+    Loaded,
+    /// The hint is missing, damaged or describes another length: scan instead. An
+    /// intact hint describing a longer file also names the damage.
+    Unusable(Option<Damage>),
+}
+
 /// Loads a hint file if, and only if, it validates completely first.
 fn load_hint(
     opts: &Options,
     loader: &Loader<'_>,
     df: &Arc<DataFile>,
     data_len: u64,
-) -> Result<bool> {
+) -> Result<HintLoad> {
     let path = fs::hint_path(&opts.dir, df.id);
     let Ok(file) = opts.fs.open(&path, OpenMode::Read) else {
-        return Ok(false);
+        return Ok(HintLoad::Unusable(None));
     };
-    let mut batch = Batch::new(loader, df);
-    let valid = hintfile::for_each_entry(&file, df.id, data_len, |e, key| {
-        let loc = Loc {
-            file_id: df.id,
-            offset: e.offset,
-            size: e.size,
-        };
-        batch.push(key, loc, e.seq, e.expiry, e.tombstone);
-    })
-    .map_err(|e| Error::io("read", &path, e))?;
-    drop(batch);
-    if !valid {
-        tracing::warn!(file = %path.display(), "hint file invalid; scanning the data file instead");
+    let read_error = |e| Error::io("read", &path, e);
+    let intact = hintfile::verify(&file, df.id).map_err(read_error)?;
+    let usable = match intact {
+        Some(i) if i.describes(data_len) => {
+            let mut batch = Batch::new(loader, df);
+            hintfile::entries(&file, df.id, |e, key| {
+                let loc = Loc {
+                    file_id: df.id,
+                    offset: e.offset,
+                    size: e.size,
+                };
+                batch.push(key, loc, e.seq, e.expiry, e.tombstone);
+            })
+            .map_err(read_error)?
+        }
+        _ => false,
+    };
+    if usable {
+        return Ok(HintLoad::Loaded);
     }
-    Ok(valid)
+    tracing::warn!(file = %path.display(), "hint file invalid; scanning the data file instead");
+    Ok(HintLoad::Unusable(
+        intact.and_then(|i| i.truncation(data_len)),
+    ))
 }
