@@ -98,11 +98,6 @@ impl Frame {
         v.map_or(Frame::Null, Frame::Bulk)
     }
 
-    /// Is this an error reply? (`EXEC` and the writer's failure path need to know.)
-    pub fn is_error(&self) -> bool {
-        matches!(self, Frame::Error(_))
-    }
-
     /// Appends the wire form of this frame in protocol `proto` to `out`.
     pub fn encode(&self, proto: Proto, out: &mut BytesMut) {
         match self {

@@ -223,7 +223,8 @@ impl Session {
                 Err(e) => Item::Ready(e),
             };
             self.batch.push(item);
-            self.batch_kind = most_demanding(self.batch_kind, spec.kind);
+            // Write beats Heavy beats Read (`Kind` is declared in that order).
+            self.batch_kind = self.batch_kind.max(spec.kind);
             return Next::Continue;
         }
         self.run_batch().await;
@@ -480,18 +481,4 @@ fn run_read_batch(shared: &Shared, items: Vec<Item>) -> Vec<Frame> {
             durability: Durability::Policy,
         },
     )
-}
-
-/// Write beats Heavy beats Read.
-fn most_demanding(a: Kind, b: Kind) -> Kind {
-    let rank = |k: Kind| match k {
-        Kind::Write => 3,
-        Kind::Heavy => 2,
-        _ => 1,
-    };
-    if rank(b) > rank(a) {
-        b
-    } else {
-        a
-    }
 }

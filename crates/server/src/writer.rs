@@ -137,7 +137,7 @@ fn run_inline(shared: &Shared, items: Vec<Item>) -> Vec<Frame> {
         .write_lock
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    run_group(shared, vec![items], Durability::Policy, false)
+    run_group(shared, vec![items], Durability::Policy)
         .pop()
         .unwrap_or_default()
 }
@@ -151,15 +151,10 @@ impl WriterThread {
     }
 }
 
+/// The writer thread, which runs only under `--sync always` (see
+/// [`Writer::spawn`]): writes go to the OS unsynced and each group pays one
+/// fsync.
 fn writer_loop(shared: &Shared, mut rx: mpsc::Receiver<Job>) {
-    // With `always`, writes go to the OS unsynced and the group pays one
-    // fsync; otherwise the engine's own policy (none / interval) applies.
-    let always = matches!(shared.config.sync, SyncPolicy::Always);
-    let durability = if always {
-        Durability::Deferred
-    } else {
-        Durability::Policy
-    };
     let mut jobs: Vec<Job> = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = rx.blocking_recv() {
         jobs.push(first);
@@ -175,7 +170,7 @@ fn writer_loop(shared: &Shared, mut rx: mpsc::Receiver<Job>) {
             .map(|j| std::mem::take(&mut j.items))
             .collect();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            run_group(shared, batches, durability, always)
+            run_group(shared, batches, Durability::Deferred)
         }));
         let replies = match outcome {
             Ok(replies) => replies,
@@ -198,12 +193,11 @@ fn writer_loop(shared: &Shared, mut rx: mpsc::Receiver<Job>) {
 }
 
 /// Executes one group of batches and commits it; returns the replies per batch.
-fn run_group(
-    shared: &Shared,
-    batches: Vec<Vec<Item>>,
-    durability: Durability,
-    always: bool,
-) -> Vec<Vec<Frame>> {
+///
+/// `Durability::Deferred` (the writer thread) means the group's writes were
+/// not synced by the engine, so the group pays one fsync before replying;
+/// `Durability::Policy` (the inline path) leaves that to the engine.
+fn run_group(shared: &Shared, batches: Vec<Vec<Item>>, durability: Durability) -> Vec<Vec<Frame>> {
     let mut ks = Keyspace::new(&shared.db);
     let mut replies: Vec<Vec<Frame>> = Vec::with_capacity(batches.len());
     for items in batches {
@@ -223,7 +217,7 @@ fn run_group(
         });
         ks.commit(durability).err()
     };
-    if failure.is_none() && always && ks.wrote() {
+    if failure.is_none() && durability == Durability::Deferred && ks.wrote() {
         if let Err(e) = shared.db.sync() {
             failure = Some(format!("ERR {e}"));
         }

@@ -67,15 +67,10 @@ impl ConfigCmd {
 /// Every parameter `CONFIG GET` knows, with its current value.
 fn parameters(shared: &Shared) -> Vec<(&'static str, String)> {
     let c = &shared.config;
-    let appendfsync = match c.sync {
-        SyncPolicy::Always => "always",
-        SyncPolicy::None => "no",
-        _ => "everysec",
-    };
     vec![
         ("save", String::new()),
         ("appendonly", "yes".into()),
-        ("appendfsync", appendfsync.into()),
+        ("appendfsync", appendfsync(c.sync).into()),
         ("databases", "1".into()),
         ("bind", c.bind.ip().to_string()),
         ("port", c.bind.port().to_string()),
@@ -89,4 +84,14 @@ fn parameters(shared: &Shared) -> Vec<(&'static str, String)> {
         ("sync", c.sync.to_string()),
         ("max-multibulk-len", c.max_multibulk_len.to_string()),
     ]
+}
+
+/// Redis's `appendfsync` name for a sync policy, for `CONFIG GET` and `INFO`:
+/// `always`, `no`, or `everysec` for an interval (Redis's only periodic one).
+pub(super) fn appendfsync(policy: SyncPolicy) -> &'static str {
+    match policy {
+        SyncPolicy::Always => "always",
+        SyncPolicy::None => "no",
+        _ => "everysec",
+    }
 }

@@ -8,12 +8,13 @@
 //! `keyspace`. `INFO`, `INFO default`, `INFO all` and `INFO everything` give all
 //! of them; unknown section names are ignored, as in Redis.
 
+use std::cell::OnceCell;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use ccbitcask_engine::SyncPolicy;
 
+use super::config::appendfsync;
 use crate::frame::Frame;
 use crate::shared::{Shared, REDIS_VERSION};
 
@@ -42,7 +43,10 @@ pub(super) fn exec(args: &[Bytes], shared: &Shared) -> Frame {
             .filter(|s| args.iter().any(|a| a.eq_ignore_ascii_case(s.as_bytes())))
             .collect()
     };
-    let stats = shared.db.stats();
+    // `stats()` walks every key: take it only for a section that needs it,
+    // and once for all of them.
+    let cell = OnceCell::new();
+    let stats = || cell.get_or_init(|| shared.db.stats());
     let mut out = String::new();
     for (i, section) in wanted.iter().enumerate() {
         if i > 0 {
@@ -52,10 +56,10 @@ pub(super) fn exec(args: &[Bytes], shared: &Shared) -> Frame {
         let _ = match *section {
             "server" => server(&mut out, shared),
             "clients" => clients(&mut out, shared),
-            "memory" => memory(&mut out, &stats),
-            "persistence" => persistence(&mut out, shared, &stats),
+            "memory" => memory(&mut out, stats()),
+            "persistence" => persistence(&mut out, shared, stats()),
             "stats" => counters(&mut out, shared),
-            _ => keyspace(&mut out, &stats),
+            _ => keyspace(&mut out, stats()),
         };
     }
     Frame::Verbatim(Bytes::from(out))
@@ -109,11 +113,7 @@ fn persistence(
     shared: &Shared,
     stats: &ccbitcask_engine::Stats,
 ) -> std::fmt::Result {
-    let fsync = match stats.sync_policy {
-        SyncPolicy::Always => "always",
-        SyncPolicy::None => "no",
-        _ => "everysec",
-    };
+    let fsync = appendfsync(stats.sync_policy);
     write!(
         out,
         "# Persistence\r\nloading:0\r\naof_enabled:1\r\naof_rewrite_in_progress:{}\r\n\

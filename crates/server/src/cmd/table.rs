@@ -12,7 +12,10 @@ use bytes::Bytes;
 use crate::frame::{err_arity, truncate, Frame};
 
 /// Where a command runs; see [`crate::session`] for why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Declared from least to most demanding: a batch runs where its most
+/// demanding command must (`Ord`, so the session can take the `max`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
     /// Changes connection or server state; applied by the session itself.
     Session,
