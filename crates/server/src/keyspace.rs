@@ -119,10 +119,20 @@ impl<'a> Keyspace<'a> {
         }
         let live = self.exists(key);
         if live {
-            self.wrote = true;
-            self.overlay.insert(key.clone(), None);
+            self.delete_live(key)?;
         }
         Ok(live)
+    }
+
+    /// Deletes `key`, which the caller has just read as live in this group
+    /// (so, unlike [`Keyspace::delete`], it is not looked up again).
+    pub fn delete_live(&mut self, key: &Bytes) -> Result<(), Frame> {
+        if let Some(e) = &self.failed {
+            return Err(Frame::error_owned(e.clone()));
+        }
+        self.wrote = true;
+        self.overlay.insert(key.clone(), None);
+        Ok(())
     }
 
     /// Keys written in this group that are live now (for `DBSIZE`, `KEYS` and

@@ -224,12 +224,13 @@ impl ExpireCmd {
                 }
             },
             ExpireCmd::Persist(key) => reply((|| {
+                // Missing or without a TTL: answered from RAM, nothing to rewrite.
+                let Some(Some(_)) = ctx.ks.expiry(&key) else {
+                    return Ok(Frame::Integer(0));
+                };
                 let Some(entry) = ctx.ks.get(&key)? else {
                     return Ok(Frame::Integer(0));
                 };
-                if entry.expiry.is_none() {
-                    return Ok(Frame::Integer(0));
-                }
                 ctx.ks.put(&key, entry.value, None)?;
                 Ok(Frame::Integer(1))
             })()),
@@ -253,10 +254,12 @@ impl ExpireCmd {
                         .checked_add(base)
                         .ok_or_else(|| err_expire_time(name))?;
                 }
-                let Some(entry) = ctx.ks.get(&key)? else {
+                // Existence and the conditions are answered from RAM; the value
+                // is read from disk only when it is about to be rewritten.
+                let Some(expiry) = ctx.ks.expiry(&key) else {
                     return Ok(Frame::Integer(0));
                 };
-                let current = entry.expiry.map(|e| i64::try_from(e).unwrap_or(i64::MAX));
+                let current = expiry.map(|e| i64::try_from(e).unwrap_or(i64::MAX));
                 let refused = (cond.nx && current.is_some())
                     || (cond.xx && current.is_none())
                     || (cond.gt && current.is_none_or(|c| when <= c))
@@ -265,8 +268,13 @@ impl ExpireCmd {
                     return Ok(Frame::Integer(0));
                 }
                 match u64::try_from(when) {
+                    Ok(at) if at > now => {
+                        let Some(entry) = ctx.ks.get(&key)? else {
+                            return Ok(Frame::Integer(0));
+                        };
+                        ctx.ks.put(&key, entry.value, Some(at))?;
+                    }
                     // A time in the past deletes the key (and still answers 1).
-                    Ok(at) if at > now => ctx.ks.put(&key, entry.value, Some(at))?,
                     _ => {
                         ctx.ks.delete(&key)?;
                     }

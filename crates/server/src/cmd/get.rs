@@ -77,7 +77,7 @@ impl GetCmd {
             GetCmd::GetDel(key) => {
                 let old = ctx.ks.get(&key)?;
                 if old.is_some() {
-                    ctx.ks.delete(&key)?;
+                    ctx.ks.delete_live(&key)?;
                 }
                 Frame::bulk_or_null(old.map(|e| e.value))
             }
@@ -93,9 +93,7 @@ impl GetCmd {
                     return Ok(Frame::Null);
                 };
                 match (expire, at) {
-                    (_, Some(at)) if at <= now => {
-                        ctx.ks.delete(&key)?;
-                    }
+                    (_, Some(at)) if at <= now => ctx.ks.delete_live(&key)?,
                     (_, Some(at)) => ctx.ks.put(&key, entry.value.clone(), Some(at))?,
                     (ExpireOpt::Persist, None) if entry.expiry.is_some() => {
                         ctx.ks.put(&key, entry.value.clone(), None)?;

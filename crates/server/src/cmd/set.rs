@@ -146,24 +146,27 @@ impl Set {
             _ => None,
         };
         // Only `GET` needs the old value itself; conditions and `KEEPTTL` are
-        // answered from RAM. A plain SET reads nothing, so it costs one append.
+        // answered from RAM by one `expiry` lookup (`None`: missing, else the
+        // current TTL). A plain SET reads nothing, so it costs one append.
         let old = match self.style {
             ReplyStyle::OldValue => ctx.ks.get(&self.key)?,
             _ => None,
         };
-        let existed = match self.style {
-            ReplyStyle::OldValue => old.is_some(),
-            _ if self.cond != Cond::Always => ctx.ks.exists(&self.key),
-            _ => false,
+        let current = match self.style {
+            ReplyStyle::OldValue => old.as_ref().map(|e| e.expiry),
+            _ if self.cond != Cond::Always || self.expire == ExpireOpt::Keep => {
+                ctx.ks.expiry(&self.key)
+            }
+            _ => None,
         };
         let allowed = match self.cond {
             Cond::Always => true,
-            Cond::IfMissing => !existed,
-            Cond::IfPresent => existed,
+            Cond::IfMissing => current.is_none(),
+            Cond::IfPresent => current.is_some(),
         };
         if allowed {
             let expiry = match self.expire {
-                ExpireOpt::Keep => ctx.ks.expiry(&self.key).flatten(),
+                ExpireOpt::Keep => current.flatten(),
                 _ => at,
             };
             match expiry {
