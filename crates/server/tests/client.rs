@@ -39,20 +39,14 @@ fn strings_roundtrip(con: &mut redis::Connection) {
 #[test]
 fn resp2_strings() {
     let s = TestServer::start();
-    let mut con = redis::Client::open(s.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = s.con();
     strings_roundtrip(&mut con);
 }
 
 #[test]
 fn resp3_strings() {
     let s = TestServer::start();
-    let mut con = redis::Client::open(resp3_url(&s))
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = common::connect(&resp3_url(&s));
     strings_roundtrip(&mut con);
     // A RESP3 null decodes as Nil, a map as a Map.
     let v: Value = redis::cmd("GET").arg("nope").query(&mut con).unwrap();
@@ -76,10 +70,7 @@ fn resp3_strings() {
 #[test]
 fn resp3_hello_reply_is_a_map_with_proto_3() {
     let s = TestServer::start();
-    let mut con = redis::Client::open(s.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = s.con();
     let v: Value = redis::cmd("HELLO").arg(3).query(&mut con).unwrap();
     let Value::Map(pairs) = v else {
         panic!("HELLO 3 must reply a map")
@@ -96,7 +87,7 @@ fn resp3_with_password() {
     let cfg = common::with_password("pw");
     let s = TestServer::with_config(cfg);
     let url = format!("redis://:pw@{}/?protocol=resp3", s.addr);
-    let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let mut con = common::connect(&url);
     let _: () = con.set("k", "v").unwrap();
     let v: String = con.get("k").unwrap();
     assert_eq!(v, "v");
@@ -107,10 +98,7 @@ fn resp3_with_password() {
 #[test]
 fn transactions_through_the_client() {
     let s = TestServer::start();
-    let mut con = redis::Client::open(resp3_url(&s))
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = common::connect(&resp3_url(&s));
     let (a, b): (i64, i64) = redis::pipe()
         .atomic()
         .set("x", 1)
@@ -125,10 +113,7 @@ fn transactions_through_the_client() {
 #[test]
 fn ttl_commands_through_the_client() {
     let s = TestServer::start();
-    let mut con = redis::Client::open(s.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = s.con();
     let _: () = con.set_ex("t", "v", 100).unwrap();
     let ttl: i64 = con.ttl("t").unwrap();
     assert!((99..=100).contains(&ttl), "ttl {ttl}");
@@ -145,10 +130,7 @@ fn ttl_commands_through_the_client() {
 #[test]
 fn scan_iterates_every_key() {
     let s = TestServer::start();
-    let mut con = redis::Client::open(s.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = s.con();
     for i in 0..500 {
         let _: () = con.set(format!("key:{i}"), i).unwrap();
     }
@@ -167,10 +149,7 @@ fn scan_iterates_every_key() {
 #[test]
 fn introspection_commands() {
     let s = TestServer::start();
-    let mut con = redis::Client::open(s.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = s.con();
     let _: () = con.set_ex("t", "v", 100).unwrap();
     let _: () = con.set("p", "v").unwrap();
     let info: String = redis::cmd("INFO").query(&mut con).unwrap();

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::TestServer;
+use common::{closes_with, TestServer};
 
 #[test]
 fn connection_commands() {
@@ -389,18 +389,16 @@ fn auth_and_hello_auth() {
     d.send(b"HELLO 3 AUTH default sekret\r\n");
     d.expect(b"%7\r\n");
     // Before AUTH, a request may not claim more than 10 arguments.
-    let mut e = s.raw();
-    e.roundtrip(
+    closes_with(
+        &s,
         b"*11\r\n",
         b"-ERR Protocol error: unauthenticated multibulk length\r\n",
     );
-    e.expect_closed();
-    let mut f = s.raw();
-    f.roundtrip(
+    closes_with(
+        &s,
         b"*1\r\n$20000\r\n",
         b"-ERR Protocol error: unauthenticated bulk length\r\n",
     );
-    f.expect_closed();
 }
 
 #[test]

@@ -27,10 +27,7 @@ fn data_survives_a_graceful_restart() {
     let tmp = tempfile::tempdir().unwrap();
     {
         let mut s = TestServer::start_in(tmp.path(), always());
-        let mut con = redis::Client::open(s.url())
-            .unwrap()
-            .get_connection()
-            .unwrap();
+        let mut con = s.con();
         for i in 0..1000 {
             let _: () = con.set(format!("k{i}"), format!("v{i}")).unwrap();
         }
@@ -39,10 +36,7 @@ fn data_survives_a_graceful_restart() {
         s.stop().unwrap();
     }
     let s = TestServer::start_in(tmp.path(), ServerConfig::default());
-    let mut con = redis::Client::open(s.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = s.con();
     let n: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
     assert_eq!(n, 1000);
     let v: String = con.get("k999").unwrap();
@@ -152,10 +146,7 @@ fn child_server() {
 fn acknowledged_writes_survive_kill_9(sync: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let (mut child, addr) = spawn_server(tmp.path(), sync);
-    let mut con = redis::Client::open(format!("redis://{addr}/"))
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = common::connect(&format!("redis://{addr}/"));
     for i in 0..2000 {
         let _: () = con.set(format!("k{i}"), format!("v{i}")).unwrap();
     }
@@ -172,10 +163,7 @@ fn acknowledged_writes_survive_kill_9(sync: &str) {
     child.wait().unwrap();
 
     let s = TestServer::start_in(tmp.path(), ServerConfig::default());
-    let mut con = redis::Client::open(s.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = s.con();
     let n: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
     assert_eq!(n, 2003);
     let v: String = con.get("k1999").unwrap();
@@ -197,10 +185,7 @@ fn acknowledged_writes_survive_kill_9_with_sync_none() {
 #[test]
 fn merge_and_bgrewriteaof_compact_in_the_background() {
     let s = TestServer::start();
-    let mut con = redis::Client::open(s.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = s.con();
     for round in 0..5 {
         for i in 0..500 {
             let _: () = con.set(format!("k{i}"), format!("v{round}-{i}")).unwrap();
@@ -250,10 +235,7 @@ fn merge_and_bgrewriteaof_compact_in_the_background() {
 fn sigterm_shuts_down_cleanly_and_keeps_data() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut child, addr) = spawn_server(tmp.path(), "interval:1000");
-    let mut con = redis::Client::open(format!("redis://{addr}/"))
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = common::connect(&format!("redis://{addr}/"));
     for i in 0..100 {
         let _: () = con.set(format!("k{i}"), i).unwrap();
     }

@@ -8,13 +8,7 @@ mod common;
 use std::time::Duration;
 
 use ccbitcask_server::ServerConfig;
-use common::{Raw, TestServer};
-
-fn closes_with(s: &TestServer, request: &[u8], reply: &[u8]) {
-    let mut c = s.raw();
-    c.roundtrip(request, reply);
-    c.expect_closed();
-}
+use common::{closes_with, Raw, TestServer};
 
 #[test]
 fn malformed_requests_close_the_connection() {

@@ -93,10 +93,7 @@ fn transactions_are_atomic(s: TestServer) {
     let reader = {
         let (s, stop) = (Arc::clone(&s), Arc::clone(&stop));
         std::thread::spawn(move || {
-            let mut con = redis::Client::open(s.url())
-                .unwrap()
-                .get_connection()
-                .unwrap();
+            let mut con = s.con();
             let mut checks = 0;
             while !stop.load(Ordering::Relaxed) {
                 let (a, b): (Option<i64>, Option<i64>) = con.mget(&["a", "b"]).unwrap();
@@ -110,10 +107,7 @@ fn transactions_are_atomic(s: TestServer) {
         .map(|_| {
             let s = Arc::clone(&s);
             std::thread::spawn(move || {
-                let mut con = redis::Client::open(s.url())
-                    .unwrap()
-                    .get_connection()
-                    .unwrap();
+                let mut con = s.con();
                 for _ in 0..200 {
                     let (a, b): (i64, i64) = redis::pipe()
                         .atomic()
@@ -131,10 +125,7 @@ fn transactions_are_atomic(s: TestServer) {
     }
     stop.store(true, Ordering::Relaxed);
     assert!(reader.join().unwrap() > 0);
-    let mut con = redis::Client::open(s.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = s.con();
     let (a, b): (i64, i64) = con.mget(&["a", "b"]).unwrap();
     assert_eq!((a, b), (800, 800));
 }
@@ -155,10 +146,7 @@ fn read_modify_write_is_atomic(s: TestServer) {
         .map(|t| {
             let s = Arc::clone(&s);
             std::thread::spawn(move || {
-                let mut con = redis::Client::open(s.url())
-                    .unwrap()
-                    .get_connection()
-                    .unwrap();
+                let mut con = s.con();
                 let mut won = 0;
                 for i in 0..250 {
                     let _: i64 = con.incr("counter", 1).unwrap();
@@ -172,10 +160,7 @@ fn read_modify_write_is_atomic(s: TestServer) {
         .collect();
     let won: i64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
     assert_eq!(won, 250, "each SETNX lock must be won exactly once");
-    let mut con = redis::Client::open(s.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = s.con();
     let n: i64 = con.get("counter").unwrap();
     assert_eq!(n, 2000);
     let len: usize = con.strlen("log").unwrap();

@@ -119,10 +119,7 @@ fn the_sweep_frees_expired_keys_nobody_reads() {
     // The sweep runs every 100 ms; its work shows in INFO's expired_keys.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let mut con = redis::Client::open(s.url())
-            .unwrap()
-            .get_connection()
-            .unwrap();
+        let mut con = s.con();
         let info: String = redis::cmd("INFO").arg("stats").query(&mut con).unwrap();
         let expired: u64 = info
             .lines()

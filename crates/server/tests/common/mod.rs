@@ -104,6 +104,11 @@ impl TestServer {
     pub fn raw(&self) -> Raw {
         Raw::connect(self.addr)
     }
+
+    /// A `redis` client connection (RESP2) to this server.
+    pub fn con(&self) -> redis::Connection {
+        connect(&self.url())
+    }
 }
 
 impl Drop for TestServer {
@@ -171,6 +176,19 @@ impl Raw {
             Err(e) => panic!("expected EOF, got error {e}"),
         }
     }
+}
+
+/// A `redis` client connection to `url`; panics if it cannot connect.
+pub fn connect(url: &str) -> redis::Connection {
+    redis::Client::open(url).unwrap().get_connection().unwrap()
+}
+
+/// Sends `request` on a fresh raw connection, asserts the reply bytes, then
+/// asserts the server closes that connection.
+pub fn closes_with(s: &TestServer, request: &[u8], reply: &[u8]) {
+    let mut c = s.raw();
+    c.roundtrip(request, reply);
+    c.expect_closed();
 }
 
 /// Encodes a command as a RESP multibulk request.
