@@ -144,11 +144,7 @@ fn merge_failing_at_every_step_leaves_old_files_usable() {
             }
             drop(db);
             let report = check(&dir).unwrap();
-            assert!(
-                report.is_clean(),
-                "{ctx}: {:?}",
-                report.corruption().collect::<Vec<_>>()
-            );
+            support::assert_clean(&report, &ctx);
             let db = open_tiny(
                 &dir,
                 Arc::new(FaultyFs::new()),
@@ -215,11 +211,7 @@ fn process_dying_at_every_merge_step_loses_nothing() {
         drop(db);
         let ctx = format!("death at merge step {i} of {n}");
         let report = check(&dir).unwrap();
-        assert!(
-            report.is_clean(),
-            "{ctx}: {:?}",
-            report.corruption().collect::<Vec<_>>()
-        );
+        support::assert_clean(&report, &ctx);
         let db = open_tiny(
             &dir,
             Arc::new(FaultyFs::new()),
@@ -297,11 +289,7 @@ fn power_loss_at_every_merge_step_loses_nothing() {
         let ctx = format!("power loss before merge step {i} of {n}");
         let booted = SimFs::from_image(&img);
         let report = check_with(&booted, &support::sim_dir()).unwrap();
-        assert!(
-            report.is_clean(),
-            "{ctx}: {:?}",
-            report.corruption().collect::<Vec<_>>()
-        );
+        support::assert_clean(&report, &ctx);
         let (sim2, db) = sim_open(&img, t);
         assert_model(&db, &model, t, &ctx);
         // The recovered database merges and survives another power loss.

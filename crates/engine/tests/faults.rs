@@ -108,11 +108,7 @@ fn fault_case(kind: OpKind, nth: u64, mode: FaultMode, policy: SyncPolicy) -> bo
     // Reopen on a healthy disk: every acknowledged write is there. The failed write was
     // never acknowledged, so it may or may not have landed, but never half of it.
     let report = check(dir).unwrap();
-    assert!(
-        report.is_clean(),
-        "{ctx}: {:?}",
-        report.corruption().collect::<Vec<_>>()
-    );
+    support::assert_clean(&report, &ctx);
     let db = open(dir, &FaultyFs::new(), policy);
     let got = support::dump(&db);
     let applied = if_applied.live(now);

@@ -4,24 +4,17 @@
 mod support;
 
 use ccbitcask_engine::fs::{data_path, hint_path};
-use ccbitcask_engine::{Bitcask, MergeOptions, SyncPolicy};
+use ccbitcask_engine::vfs::StdFs;
+use ccbitcask_engine::{Bitcask, SyncPolicy};
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use support::{copy_dir, data_ids, dump, ManualClock};
+use support::{copy_dir, data_ids, dump, open_tiny, ManualClock};
 
+/// The real file system (the builder's default), 600-byte files, no automatic merge.
 fn open(dir: &Path, clock: &Arc<ManualClock>) -> Bitcask {
-    Bitcask::builder(dir)
-        .clock(clock.clone())
-        .max_file_size(600)
-        .sync(SyncPolicy::None)
-        .merge_options(MergeOptions {
-            auto: false,
-            ..MergeOptions::default()
-        })
-        .open()
-        .unwrap()
+    open_tiny(dir, Arc::new(StdFs), clock.clone(), 600, SyncPolicy::None).unwrap()
 }
 
 /// Everything the keydir says: value and expiry per live key.

@@ -13,14 +13,30 @@ use support::{assert_model, data_ids, open_tiny, FaultMode, FaultyFs, ManualCloc
 const FILE: u64 = 256;
 
 fn open(dir: &Path, clock: &Arc<ManualClock>) -> Bitcask {
+    open_on(dir, &FaultyFs::new(), clock)
+}
+
+fn open_on(dir: &Path, fs: &FaultyFs, clock: &Arc<ManualClock>) -> Bitcask {
     open_tiny(
         dir,
-        Arc::new(FaultyFs::new()),
+        Arc::new(fs.clone()),
         clock.clone(),
         FILE,
         SyncPolicy::None,
     )
     .unwrap()
+}
+
+/// Writes `victim0..9` = "old" on `fs`, seals their file, closes and reopens: the
+/// victims sit in a sealed file a merge will take as input. No fault is armed yet.
+fn sealed_victims(dir: &Path, fs: &FaultyFs, clock: &Arc<ManualClock>) -> Bitcask {
+    let db = open_on(dir, fs, clock);
+    for i in 0..10u32 {
+        db.put(format!("victim{i}").as_bytes(), b"old").unwrap();
+    }
+    seal(&db, dir, "a");
+    db.close().unwrap();
+    open_on(dir, fs, clock)
 }
 
 /// Seals the active file by writing filler until a new one starts; returns the id of
@@ -289,27 +305,7 @@ fn regression_unpublished_merge_output_resurrects_deleted_keys() {
     let dir = tmp.path();
     let clock = ManualClock::new();
     let fs = FaultyFs::new();
-    let db = open_tiny(
-        dir,
-        Arc::new(fs.clone()),
-        clock.clone(),
-        FILE,
-        SyncPolicy::None,
-    )
-    .unwrap();
-    for i in 0..10u32 {
-        db.put(format!("victim{i}").as_bytes(), b"old").unwrap();
-    }
-    seal(&db, dir, "a");
-    db.close().unwrap();
-    let db = open_tiny(
-        dir,
-        Arc::new(fs.clone()),
-        clock.clone(),
-        FILE,
-        SyncPolicy::None,
-    )
-    .unwrap();
+    let db = sealed_victims(dir, &fs, &clock);
     // Renames of a merge: output data, then output hint. Fail the hint's.
     fs.fail_nth(OpKind::Rename, 1, FaultMode::Eio);
     assert!(db.merge().is_err());
@@ -341,27 +337,7 @@ fn regression_failed_merge_commit_then_merge_resurrects_deleted_keys() {
     let dir = tmp.path();
     let clock = ManualClock::new();
     let fs = FaultyFs::new();
-    let db = open_tiny(
-        dir,
-        Arc::new(fs.clone()),
-        clock.clone(),
-        FILE,
-        SyncPolicy::None,
-    )
-    .unwrap();
-    for i in 0..10u32 {
-        db.put(format!("victim{i}").as_bytes(), b"old").unwrap();
-    }
-    seal(&db, dir, "a");
-    db.close().unwrap();
-    let db = open_tiny(
-        dir,
-        Arc::new(fs.clone()),
-        clock.clone(),
-        FILE,
-        SyncPolicy::None,
-    )
-    .unwrap();
+    let db = sealed_victims(dir, &fs, &clock);
     // Removes of a merge: the stale manifest temp (ignored), then each input's hint.
     fs.fail_nth(OpKind::Remove, 1, FaultMode::Eio);
     assert!(db.merge().is_err());

@@ -201,11 +201,7 @@ fn run(ops: &[Op], max_file_size: u64) {
     h.reopen_on(Some(img));
     assert_model(h.db(), &model, now, "end, after power loss");
     let report = ccbitcask_engine::check_with(&h.sim, &support::sim_dir()).unwrap();
-    assert!(
-        report.is_clean(),
-        "{:?}",
-        report.corruption().collect::<Vec<_>>()
-    );
+    support::assert_clean(&report, "end, check");
 }
 
 proptest! {

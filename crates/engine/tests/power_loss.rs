@@ -23,11 +23,7 @@ use support::{diff, dump, env_count, open_tiny, sim_dir, ManualClock, SimFs, Sim
 fn boot(img: &SimImage, policy: SyncPolicy) -> (SimFs, Bitcask) {
     let sim = SimFs::from_image(img);
     let report = check_with(&sim, &sim_dir()).unwrap();
-    assert!(
-        report.is_clean(),
-        "power loss left corruption, not just a torn tail: {:?}",
-        report.corruption().collect::<Vec<_>>()
-    );
+    support::assert_clean(&report, "power loss left corruption, not just a torn tail");
     let db = open_tiny(
         &sim_dir(),
         Arc::new(sim.clone()),
@@ -40,20 +36,26 @@ fn boot(img: &SimImage, policy: SyncPolicy) -> (SimFs, Bitcask) {
     (sim, db)
 }
 
+/// A fresh, empty database on a new `SimFs` (whose handle is returned for power cuts).
+fn fresh(max_file_size: u64, policy: SyncPolicy) -> (SimFs, Bitcask) {
+    let sim = SimFs::new();
+    let db = open_tiny(
+        &sim_dir(),
+        Arc::new(sim.clone()),
+        ManualClock::new(),
+        max_file_size,
+        policy,
+    )
+    .unwrap();
+    (sim, db)
+}
+
 #[test]
 fn always_loses_nothing_acknowledged_with_concurrent_writers() {
     let rounds = env_count("CCB_POWER_ROUNDS", 4);
     let mut losses = 0;
     for round in 0..rounds {
-        let sim = SimFs::new();
-        let db = open_tiny(
-            &sim_dir(),
-            Arc::new(sim.clone()),
-            ManualClock::new(),
-            300,
-            SyncPolicy::Always,
-        )
-        .unwrap();
+        let (sim, db) = fresh(300, SyncPolicy::Always);
         let threads = 4u64;
         let acked: Arc<Vec<AtomicU64>> =
             Arc::new((0..threads).map(|_| AtomicU64::new(0)).collect());
@@ -135,15 +137,7 @@ fn interval_loses_at_most_the_window() {
     let slack = Duration::from_millis(400);
     let mut worst = Duration::ZERO;
     for round in 0..env_count("CCB_POWER_ROUNDS", 4) {
-        let sim = SimFs::new();
-        let db = open_tiny(
-            &sim_dir(),
-            Arc::new(sim.clone()),
-            ManualClock::new(),
-            1 << 20,
-            SyncPolicy::Interval(window),
-        )
-        .unwrap();
+        let (sim, db) = fresh(1 << 20, SyncPolicy::Interval(window));
         let acks: Arc<Mutex<Vec<Instant>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let writer = {
@@ -197,15 +191,7 @@ fn interval_loses_at_most_the_window() {
 
 #[test]
 fn interval_after_a_quiet_window_loses_nothing() {
-    let sim = SimFs::new();
-    let db = open_tiny(
-        &sim_dir(),
-        Arc::new(sim.clone()),
-        ManualClock::new(),
-        4096,
-        SyncPolicy::Interval(Duration::from_millis(20)),
-    )
-    .unwrap();
+    let (sim, db) = fresh(4096, SyncPolicy::Interval(Duration::from_millis(20)));
     for n in 0..200u32 {
         db.put(format!("k{n}").as_bytes(), b"v").unwrap();
     }
@@ -222,16 +208,7 @@ fn none_survivor_is_a_consistent_prefix_of_history() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut cuts = 0;
     for round in 0..env_count("CCB_POWER_ROUNDS", 4) * 5 {
-        let sim = SimFs::new();
-        let clock = ManualClock::new();
-        let db = open_tiny(
-            &sim_dir(),
-            Arc::new(sim.clone()),
-            clock,
-            300,
-            SyncPolicy::None,
-        )
-        .unwrap();
+        let (sim, db) = fresh(300, SyncPolicy::None);
         let mut state: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut history = vec![state.clone()];
         let mut durable_at = 0usize;
@@ -310,15 +287,7 @@ fn none_survivor_is_a_consistent_prefix_of_history() {
 /// after a power loss (a `kill -9` would have kept them in the page cache).
 #[test]
 fn none_loses_unsynced_writes_and_keeps_synced_ones() {
-    let sim = SimFs::new();
-    let db = open_tiny(
-        &sim_dir(),
-        Arc::new(sim.clone()),
-        ManualClock::new(),
-        1 << 20,
-        SyncPolicy::None,
-    )
-    .unwrap();
+    let (sim, db) = fresh(1 << 20, SyncPolicy::None);
     db.put(b"synced", b"1").unwrap();
     db.sync().unwrap();
     for n in 0..10u32 {
@@ -338,15 +307,7 @@ fn none_loses_unsynced_writes_and_keeps_synced_ones() {
 /// `always_loses_nothing_acknowledged_with_concurrent_writers` (long run).
 #[test]
 fn regression_power_loss_during_rollover_reported_as_corruption() {
-    let sim = SimFs::new();
-    let db = open_tiny(
-        &sim_dir(),
-        Arc::new(sim.clone()),
-        ManualClock::new(),
-        300,
-        SyncPolicy::Always,
-    )
-    .unwrap();
+    let (sim, db) = fresh(300, SyncPolicy::Always);
     for n in 0..40u32 {
         db.put(format!("k{n}").as_bytes(), b"value").unwrap();
     }
@@ -389,15 +350,7 @@ fn regression_power_loss_during_rollover_reported_as_corruption() {
 fn none_with_out_of_order_writeback_keeps_a_prefix() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(support::seed());
     for round in 0..20 {
-        let sim = SimFs::new();
-        let db = open_tiny(
-            &sim_dir(),
-            Arc::new(sim.clone()),
-            ManualClock::new(),
-            1 << 20,
-            SyncPolicy::None,
-        )
-        .unwrap();
+        let (sim, db) = fresh(1 << 20, SyncPolicy::None);
         let mut state: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut history = vec![state.clone()];
         for step in 0..120u32 {

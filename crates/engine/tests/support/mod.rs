@@ -14,7 +14,7 @@
 #![allow(dead_code)]
 
 use ccbitcask_engine::vfs::{OpenMode, StdFs, Vfs, VfsFile, VfsLock};
-use ccbitcask_engine::{Bitcask, Clock};
+use ccbitcask_engine::{Bitcask, CheckReport, Clock};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, IoSlice};
 use std::path::{Path, PathBuf};
@@ -809,6 +809,17 @@ pub fn open_tiny(
             ..ccbitcask_engine::MergeOptions::default()
         })
         .open()
+}
+
+/// Asserts `check` found no corruption; the failure message is `ctx` followed by
+/// the corruption found.
+#[track_caller]
+pub fn assert_clean(report: &CheckReport, ctx: &str) {
+    assert!(
+        report.is_clean(),
+        "{ctx}: {:?}",
+        report.corruption().collect::<Vec<_>>()
+    );
 }
 
 /// A deterministic history with overwrites, deletes, a batch and TTLs (some expired by
