@@ -204,21 +204,24 @@ impl Inner {
                 scratch.extend_from_slice(op.value());
             }
         }
-        let appended = if big_at.is_empty() {
-            w.active
-                .file
-                .append_all_at(&mut [IoSlice::new(&scratch)], w.offset)
+        // The common case, no large value, is one buffer and no allocation.
+        let mut one;
+        let mut many;
+        let slices: &mut [IoSlice<'_>] = if big_at.is_empty() {
+            one = [IoSlice::new(&scratch)];
+            &mut one
         } else {
-            let mut slices = Vec::with_capacity(big_at.len() * 2 + 1);
+            many = Vec::with_capacity(big_at.len() * 2 + 1);
             let mut from = 0;
             for &(at, value) in &big_at {
-                slices.push(IoSlice::new(&scratch[from..at]));
-                slices.push(IoSlice::new(value));
+                many.push(IoSlice::new(&scratch[from..at]));
+                many.push(IoSlice::new(value));
                 from = at;
             }
-            slices.push(IoSlice::new(&scratch[from..]));
-            w.active.file.append_all(&mut slices)
+            many.push(IoSlice::new(&scratch[from..]));
+            &mut many
         };
+        let appended = w.active.file.append_all_at(slices, w.offset);
         // Keep the buffer for the next write unless one huge batch inflated it.
         if scratch.capacity() <= 1 << 20 {
             w.scratch = scratch;

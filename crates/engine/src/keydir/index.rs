@@ -39,6 +39,15 @@ const EMPTY_GROUP: Group = Group {
     ids: [0; WIDTH],
 };
 
+/// The positions of the set bits of `mask`, lowest first.
+fn bits(mut mask: u16) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        let i = mask.trailing_zeros() as usize;
+        mask &= mask.checked_sub(1)?;
+        Some(i)
+    })
+}
+
 impl Group {
     /// Bit `i` set where `tags[i] == tag`.
     fn matches(&self, tag: u8) -> u16 {
@@ -120,16 +129,23 @@ impl Index {
         self.groups.capacity() * std::mem::size_of::<Group>()
     }
 
-    /// The groups a probe for `hash` visits, in order: all of them, at most once each.
-    fn probe(&self, hash: u64) -> impl Iterator<Item = usize> {
+    /// The groups a probe for `hash` visits, in order, up to and including the first one
+    /// with an empty position (where every probe for `hash` stops). Triangular steps
+    /// visit every group of a power-of-two table once.
+    fn probe(&self, hash: u64) -> impl Iterator<Item = (usize, &Group)> + '_ {
         let mask = self.groups.len() - 1;
         let mut g = hash as usize & mask;
         let mut stride = 0;
+        let mut ended = false;
         std::iter::from_fn(move || {
+            if ended {
+                return None;
+            }
             let here = g;
             stride += 1;
             g = (g + stride) & mask;
-            Some(here)
+            ended = self.groups[here].matches(EMPTY) != 0;
+            Some((here, &self.groups[here]))
         })
         .take(mask + 1)
     }
@@ -138,26 +154,8 @@ impl Index {
     /// this hash, almost always one.
     pub fn candidates(&self, hash: u64) -> impl Iterator<Item = u32> + '_ {
         let tag = tag_of(hash);
-        let mut groups = self.probe(hash);
-        let mut current: Option<(usize, u16)> = None;
-        let mut done = false;
-        std::iter::from_fn(move || loop {
-            if let Some((g, mask)) = current.as_mut() {
-                if *mask != 0 {
-                    let i = mask.trailing_zeros() as usize;
-                    *mask &= *mask - 1;
-                    return Some(self.groups[*g].ids[i]);
-                }
-                current = None;
-            }
-            if done {
-                return None;
-            }
-            let g = groups.next()?;
-            let group = &self.groups[g];
-            done = group.matches(EMPTY) != 0;
-            current = Some((g, group.matches(tag)));
-        })
+        self.probe(hash)
+            .flat_map(move |(_, group)| bits(group.matches(tag)).map(|i| group.ids[i]))
     }
 
     /// Finds the id for which `eq` holds among those tagged like `hash`; if none does,
@@ -165,27 +163,16 @@ impl Index {
     pub fn entry(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Entry {
         let tag = tag_of(hash);
         let mut free = None;
-        for g in self.probe(hash) {
-            let group = &self.groups[g];
-            let mut hits = group.matches(tag);
-            while hits != 0 {
-                let i = hits.trailing_zeros() as usize;
-                hits &= hits - 1;
+        for (g, group) in self.probe(hash) {
+            for i in bits(group.matches(tag)) {
                 if eq(group.ids[i]) {
                     return Entry::Occupied(Pos { group: g, slot: i }, group.ids[i]);
                 }
             }
             if free.is_none() {
-                let open = group.matches(EMPTY) | group.matches(DELETED);
-                if open != 0 {
-                    free = Some(Pos {
-                        group: g,
-                        slot: open.trailing_zeros() as usize,
-                    });
-                }
-            }
-            if group.matches(EMPTY) != 0 {
-                break;
+                free = bits(group.matches(EMPTY) | group.matches(DELETED))
+                    .next()
+                    .map(|slot| Pos { group: g, slot });
             }
         }
         // A table below 7/8 load always has an empty position, so `free` is set; the
