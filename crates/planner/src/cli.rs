@@ -9,13 +9,13 @@
 
 use crate::config::ConfigFlags;
 use crate::error::PlanError;
+use crate::from_db;
 use crate::hardware::HardwareFlags;
 use crate::input::{base_inputs, parse_plan_file, FileFormat, PlanFile};
 use crate::probe::{probe_disk, ProbeOptions};
 use crate::report::{plan, Report};
 use crate::units::parse_scale;
 use crate::workload::WorkloadFlags;
-use crate::{from_db, presets};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -166,14 +166,6 @@ pub fn build_report(args: &PlanArgs) -> Result<Report, PlanError> {
     Ok(report)
 }
 
-/// The presets and what each describes, one per line.
-pub fn preset_list() -> String {
-    presets::NAMES
-        .iter()
-        .map(|n| format!("{n:<18} {}\n", presets::describe(n).unwrap_or("")))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,13 +209,5 @@ mod tests {
         assert_eq!(e.exit_code(), 64);
         let e = build_report(&args(&["photos"])).unwrap_err();
         assert!(e.to_string().contains("photo-blobs"));
-    }
-
-    #[test]
-    fn preset_list_names_all_three() {
-        let list = preset_list();
-        for name in presets::NAMES {
-            assert!(list.contains(name));
-        }
     }
 }

@@ -101,16 +101,41 @@ pub fn after_changes(inputs: &Inputs, changes: &[KnobChange]) -> Option<AfterCha
         return None;
     }
     let changed = apply_changes(inputs, changes)?;
-    let checks = crate::checks::run_all(&changed);
-    let cross = cross_warnings(&changed, &checks);
+    let evaluation = evaluate(&changed);
+    Some(AfterChanges {
+        verdict: evaluation.verdict,
+        remaining: evaluation.warnings,
+    })
+}
+
+/// The checks run on one set of inputs, with their overall verdict.
+#[derive(Debug)]
+pub(crate) struct Evaluation {
+    /// The checks, in dependency order.
+    pub(crate) checks: Vec<Check>,
+    /// The worst verdict, counting cross-cutting warnings (see [`overall`]).
+    pub(crate) verdict: Verdict,
+    /// Every warn or reject summary, then the warnings no single check owns.
+    pub(crate) warnings: Vec<String>,
+}
+
+/// Runs the checks, the cross-cutting warnings and the overall verdict: the
+/// pipeline both the report and the re-run after changes go through.
+pub(crate) fn evaluate(inputs: &Inputs) -> Evaluation {
+    let checks = crate::checks::run_all(inputs);
+    let cross = cross_warnings(inputs, &checks);
     let verdict = overall(&checks, &cross);
-    let mut remaining: Vec<String> = checks
+    let mut warnings: Vec<String> = checks
         .iter()
         .filter(|c| c.verdict != Verdict::Fits)
         .map(|c| c.summary.clone())
         .collect();
-    remaining.extend(cross);
-    Some(AfterChanges { verdict, remaining })
+    warnings.extend(cross);
+    Evaluation {
+        checks,
+        verdict,
+        warnings,
+    }
 }
 
 /// Milliseconds one uncached read takes: a seek plus the value at bandwidth.

@@ -3,10 +3,10 @@
 //! same [`Report`], which is why they cannot disagree: the JSON is the report
 //! serialized, and the text is a function of the report alone.
 
-use crate::checks::{run_all, Check, Verdict};
+use crate::checks::{Check, Verdict};
 use crate::error::PlanError;
 use crate::model::Inputs;
-use crate::recommend::{cross_warnings, overall, recommend, scores, Recommendation, Scores};
+use crate::recommend::{evaluate, recommend, scores, Evaluation, Recommendation, Scores};
 use serde::{Deserialize, Serialize};
 
 /// Everything `ccbitcask plan` prints.
@@ -41,15 +41,11 @@ pub struct Report {
 /// [`PlanError::Invalid`] naming the first field no plan can be made from.
 pub fn plan(inputs: &Inputs) -> Result<Report, PlanError> {
     inputs.validate()?;
-    let checks = run_all(inputs);
-    let cross = cross_warnings(inputs, &checks);
-    let verdict = overall(&checks, &cross);
-    let mut warnings: Vec<String> = checks
-        .iter()
-        .filter(|c| c.verdict != Verdict::Fits)
-        .map(|c| c.summary.clone())
-        .collect();
-    warnings.extend(cross);
+    let Evaluation {
+        checks,
+        verdict,
+        warnings,
+    } = evaluate(inputs);
     Ok(Report {
         name: inputs.name.clone(),
         sources: Vec::new(),

@@ -110,11 +110,6 @@ impl Workload {
         self.write_rate * self.write_burst
     }
 
-    /// Reads per second at the top of a burst.
-    pub fn peak_read_rate(&self) -> f64 {
-        self.read_rate * self.read_burst
-    }
-
     /// Fraction of written bytes that later become dead. An overwrite kills the
     /// record it replaces and a delete kills the record it removes; with a TTL
     /// every record dies once it expires, so in steady state all of them do.

@@ -252,17 +252,10 @@ mod tests {
     use super::*;
     use crate::checks::preset;
 
-    fn details(check: &Check) -> &HintFiles {
-        match &check.details {
-            Details::HintFiles(d) => d,
-            other => panic!("wrong details {other:?}"),
-        }
-    }
-
     #[test]
     fn photo_blobs_have_the_scene_file_count() {
         let c = check(&preset("photo-blobs", |_| {}));
-        let d = details(&c);
+        let d = details!(c, HintFiles);
         // Scene 08: "vnode 1 (~2,442 files)", partitions = 9768 = 4 × 2442.
         assert_eq!(d.files_per_vnode, 2442);
         assert!(d.restart_with_hints_secs < d.restart_without_hints_secs);
@@ -284,7 +277,10 @@ mod tests {
             .iter()
             .find(|k| k.knob == "open_files_limit")
             .unwrap();
-        assert_eq!(change.to, details(&c).open_files_needed.to_string());
+        assert_eq!(
+            change.to,
+            details!(c, HintFiles).open_files_needed.to_string()
+        );
     }
 
     #[test]
@@ -311,7 +307,11 @@ mod tests {
         let mut fixed = preset("event-tags", tight);
         fixed.config.max_file_size.0 = change.to.parse().unwrap();
         let d = check(&fixed);
-        assert!(details(&d).restart_with_hints_secs <= 10.0, "{}", d.summary);
+        assert!(
+            details!(d, HintFiles).restart_with_hints_secs <= 10.0,
+            "{}",
+            d.summary
+        );
     }
 
     #[test]

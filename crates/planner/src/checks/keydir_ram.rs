@@ -196,13 +196,6 @@ mod tests {
     use super::*;
     use crate::checks::preset;
 
-    fn details(check: &Check) -> &KeydirRam {
-        match &check.details {
-            Details::KeydirRam(d) => d,
-            other => panic!("wrong details {other:?}"),
-        }
-    }
-
     #[test]
     fn photo_blob_card_matches_the_scene() {
         let check = check(&preset("photo-blobs", |_| {}));
@@ -211,7 +204,7 @@ mod tests {
             "keydir RAM 730 MB total · 182 MB/vnode — fits 256 MB budget (bitcask-04)"
         );
         assert_eq!(check.verdict, Verdict::Fits);
-        let d = details(&check);
+        let d = details!(check, KeydirRam);
         assert_eq!(d.deciding.total_bytes, 730e6);
         assert_eq!(d.deciding.per_vnode_bytes, 182.5e6);
     }
@@ -234,7 +227,7 @@ mod tests {
         let check = check(&preset("idempotency-keys", |i| i.config.vnodes = 64));
         assert_eq!(check.verdict, Verdict::Reject);
         assert!(check.summary.contains("use LSM"), "{}", check.summary);
-        let d = details(&check);
+        let d = details!(check, KeydirRam);
         assert!(d.deciding.min_vnodes > 64);
         assert_eq!(d.other.verdict, Verdict::Reject);
     }
@@ -244,7 +237,7 @@ mod tests {
         let check = check(&preset("photo-blobs", |i| {
             i.config.keydir_model = KeydirModel::Engine;
         }));
-        let d = details(&check);
+        let d = details!(check, KeydirRam);
         assert_eq!(d.deciding.model, KeydirModel::Engine);
         assert_eq!(d.other.total_bytes, 730e6);
     }

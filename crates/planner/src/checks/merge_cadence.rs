@@ -274,17 +274,10 @@ mod tests {
     use crate::checks::preset;
     use crate::units::ByteSize;
 
-    fn details(check: &Check) -> &MergeCadence {
-        match &check.details {
-            Details::MergeCadence(d) => d,
-            other => panic!("wrong details {other:?}"),
-        }
-    }
-
     #[test]
     fn photo_blobs_merge_on_the_dead_bytes_trigger_and_keep_up() {
         let c = check(&preset("photo-blobs", |_| {}));
-        let d = details(&c);
+        let d = details!(c, MergeCadence);
         assert_eq!(d.trigger, MergeTrigger::DeadBytes);
         assert_eq!(d.trigger_dead_fraction, 0.25);
         assert!(d.merge_hours_per_day < d.window_hours_per_day);
@@ -299,7 +292,7 @@ mod tests {
             i.workload.delete_fraction = 0.0;
         }));
         assert_eq!(c.verdict, Verdict::Fits);
-        assert_eq!(details(&c).secs_between_merges, None);
+        assert_eq!(details!(c, MergeCadence).secs_between_merges, None);
     }
 
     #[test]

@@ -7,6 +7,19 @@
 //! knob changes that would turn a warning into a fit, and typed details for
 //! `--json` consumers.
 
+/// Test support: a check's typed details of the given [`Details`] variant,
+/// panicking on any other (`details!(check, HintFiles)`). Defined before the
+/// check modules so their tests can use it.
+#[cfg(test)]
+macro_rules! details {
+    ($check:expr, $variant:ident) => {
+        match &$check.details {
+            $crate::checks::Details::$variant(d) => d,
+            other => panic!("wrong details {other:?}"),
+        }
+    };
+}
+
 pub mod hints;
 pub mod keydir_ram;
 pub mod merge_cadence;
