@@ -3,20 +3,14 @@
 
 use crate::model::{resolve, Model, Op};
 use crate::Totals;
-use ccbitcask_engine::Bitcask;
+use ccbitcask_engine::{Bitcask, Clock, SystemClock};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+use std::time::{Duration, Instant};
 
 /// What one writer run told us before it died.
 struct Run {
@@ -127,18 +121,8 @@ pub fn verify(
     pending: Option<&Op>,
     totals: &mut Totals,
 ) -> Option<Model> {
-    let report = match ccbitcask_engine::check(dir) {
-        Ok(r) => r,
-        Err(e) => {
-            totals.violation(format!("check failed: {e}"));
-            return None;
-        }
-    };
-    for (id, d) in report.corruption() {
-        totals.violation(format!(
-            "check: file {id} offset {}: {}",
-            d.offset, d.reason
-        ));
+    if !totals.check_dir(dir) {
+        return None;
     }
     let db = match Bitcask::builder(dir).open() {
         Ok(db) => db,
@@ -169,13 +153,10 @@ pub fn verify(
         Ok(v) => v.map(|v| String::from_utf8_lossy(&v).into_owned()),
         Err(e) => Some(format!("<error: {e}>")),
     };
-    match resolve(model, pending, now_ms(), &mut read, &all) {
+    match resolve(model, pending, SystemClock.now_ms(), &mut read, &all) {
         Ok(m) => Some(m),
         Err(errors) => {
-            totals.lost += errors.len() as u64;
-            for e in errors.into_iter().take(20) {
-                totals.violation(e);
-            }
+            totals.losses(errors, "");
             None
         }
     }
@@ -190,7 +171,7 @@ pub fn run(dir: &Path, cycles: u64, seed: u64, totals: &mut Totals) {
             totals.violation(format!("cycle {cycle}: {e}"));
             return;
         }
-        let now = now_ms();
+        let now = SystemClock.now_ms();
         for op in &run.acked {
             model.apply(op, now);
         }
@@ -209,13 +190,6 @@ pub fn run(dir: &Path, cycles: u64, seed: u64, totals: &mut Totals) {
                 return;
             }
         }
-        if (cycle + 1) % 10 == 0 {
-            eprintln!(
-                "cycle {}: {} acknowledged writes so far, {} keys live",
-                cycle + 1,
-                totals.acked,
-                model.map.len()
-            );
-        }
+        totals.progress(cycle + 1, model.map.len());
     }
 }

@@ -18,7 +18,7 @@ mod server;
 mod writer;
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
 #[command(about = "Kill -9 a ccbitcask writer under load and check nothing acknowledged is lost")]
@@ -85,6 +85,45 @@ impl Totals {
     pub fn violation(&mut self, s: String) {
         eprintln!("VIOLATION: {s}");
         self.violations.push(s);
+    }
+
+    /// Runs `check` on the directory a crash left, counting each corrupt record (and a
+    /// failed check) as a violation; `false` if the check itself failed.
+    pub fn check_dir(&mut self, dir: &Path) -> bool {
+        match ccbitcask_engine::check(dir) {
+            Ok(report) => {
+                for (id, d) in report.corruption() {
+                    self.violation(format!(
+                        "check: file {id} offset {}: {}",
+                        d.offset, d.reason
+                    ));
+                }
+                true
+            }
+            Err(e) => {
+                self.violation(format!("check failed: {e}"));
+                false
+            }
+        }
+    }
+
+    /// Counts the differences from the acknowledged history as lost writes and reports
+    /// the first 20 as violations, each after `prefix`.
+    pub fn losses(&mut self, errors: Vec<String>, prefix: &str) {
+        self.lost += errors.len() as u64;
+        for e in errors.into_iter().take(20) {
+            self.violation(format!("{prefix}{e}"));
+        }
+    }
+
+    /// Every tenth cycle, a progress line.
+    pub fn progress(&self, cycles_done: u64, live_keys: usize) {
+        if cycles_done.is_multiple_of(10) {
+            eprintln!(
+                "cycle {cycles_done}: {} acknowledged writes so far, {live_keys} keys live",
+                self.acked
+            );
+        }
     }
 }
 

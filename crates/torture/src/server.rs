@@ -3,10 +3,10 @@
 //! random moment, `check` runs on the directory, and a fresh server must answer `GET`
 //! with exactly the acknowledged history (the one request in flight may have landed).
 
-use crate::crash::now_ms;
 use crate::model::{resolve, Model, Op};
 use crate::writer::random_op;
 use crate::Totals;
+use ccbitcask_engine::{Clock, SystemClock};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
@@ -129,17 +129,7 @@ pub fn run(
     for cycle in 0..=cycles {
         // A crash leaves the directory as the server died: check it before restarting.
         if cycle > 0 {
-            match ccbitcask_engine::check(dir) {
-                Ok(r) => {
-                    for (id, d) in r.corruption() {
-                        totals.violation(format!(
-                            "check: file {id} offset {}: {}",
-                            d.offset, d.reason
-                        ));
-                    }
-                }
-                Err(e) => totals.violation(format!("check failed: {e}")),
-            }
+            totals.check_dir(dir);
         }
         let (mut server, mut con) = match start(&bin, dir, sync) {
             Ok(s) => s,
@@ -157,13 +147,16 @@ pub fn run(
             Ok(v) => v,
             Err(e) => Some(format!("<error: {e}>")),
         };
-        match resolve(&model, pending.as_ref(), now_ms(), &mut read, &all) {
+        match resolve(
+            &model,
+            pending.as_ref(),
+            SystemClock.now_ms(),
+            &mut read,
+            &all,
+        ) {
             Ok(m) => model = m,
             Err(errors) => {
-                totals.lost += errors.len() as u64;
-                for e in errors.into_iter().take(20) {
-                    totals.violation(format!("cycle {cycle}: {e}"));
-                }
+                totals.losses(errors, &format!("cycle {cycle}: "));
                 let _ = server.child.kill();
                 let _ = server.child.wait();
                 return;
@@ -200,10 +193,10 @@ pub fn run(
                         }
                         continue;
                     }
-                    let mut op = random_op(&mut crng, cycle, n, now_ms());
+                    let mut op = random_op(&mut crng, cycle, n, SystemClock.now_ms());
                     // RESP's EX cannot express an expiry in the past: write it plainly.
                     if let Op::Put(_, _, e) = &mut op {
-                        if *e != 0 && *e <= now_ms() + 60_000 {
+                        if *e != 0 && *e <= SystemClock.now_ms() + 60_000 {
                             *e = 0;
                         }
                     }
@@ -246,20 +239,13 @@ pub fn run(
             totals.violation(format!("cycle {cycle}: {e}"));
             return;
         }
-        let now = now_ms();
+        let now = SystemClock.now_ms();
         for op in &log.acked {
             model.apply(op, now);
         }
         pending = log.pending;
         totals.crashes += 1;
         totals.acked += log.acked.len() as u64;
-        if (cycle + 1) % 10 == 0 {
-            eprintln!(
-                "cycle {}: {} acknowledged writes so far, {} keys live",
-                cycle + 1,
-                totals.acked,
-                model.map.len()
-            );
-        }
+        totals.progress(cycle + 1, model.map.len());
     }
 }
