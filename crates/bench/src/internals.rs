@@ -14,7 +14,7 @@ use ccbitcask_engine::{Bitcask, MergeOptions, SyncPolicy, KEYDIR_BYTES_PER_KEY_O
 
 use crate::engines::{CcbitcaskEngine, Engine, OpenOptions};
 use crate::raw::{
-    bytes_with_suffix, clone_db, dd_fdatasync, disk_usage, drop_caches, fresh_dir, pread_loop,
+    clone_db, dd_fdatasync, disk_usage, drop_caches, fresh_dir, hint_bytes, pread_loop,
     random_file, remove_dir, write_loop,
 };
 use crate::report::{fmt_num, mb, Better, Report, Table};
@@ -22,8 +22,6 @@ use crate::suite::{load, random_reads};
 use crate::workload::{key_into, rate, timed, Rng, Values};
 use crate::{Params, Workload};
 
-/// Hint files end with this; the hints workload leaves them out of its scan copy.
-const HINT_SUFFIX: &str = ".hint";
 /// Row names of the hints workload.
 const WITH_HINTS: &str = "ccbitcask, with hint files";
 const FULL_SCAN: &str = "full scan (hint files removed)";
@@ -173,9 +171,9 @@ fn hints(p: &Params, base: &Path, value_size: usize, report: &mut Report) -> Res
     load(&engine, n, p.key_size, &values, 0)?;
     engine.sync()?;
     Box::new(engine).close()?;
-    let hint_bytes = bytes_with_suffix(&dir, HINT_SUFFIX)?;
+    let hint_bytes = hint_bytes(&dir)?;
     let (data_bytes, _) = disk_usage(&dir)?;
-    clone_db(&dir, &scan_dir, Some(HINT_SUFFIX))?;
+    clone_db(&dir, &scan_dir, true)?;
     let caches: &[bool] = if p.drop_caches {
         &[false, true]
     } else {
@@ -269,7 +267,7 @@ fn merge(p: &Params, base: &Path, report: &mut Report) -> Result<()> {
         // Merge alone, on a hard-linked clone so every run merges the same input.
         let dir = base.join("merge-run");
         remove_dir(&dir)?;
-        clone_db(&src, &dir, None)?;
+        clone_db(&src, &dir, false)?;
         let db = open_merge_db(&dir, p)?;
         let sizes: Vec<(u32, u64)> = db.stats().files.iter().map(|f| (f.id, f.bytes)).collect();
         let (merged, took) = timed(|| Ok(db.merge()?))?;
@@ -288,7 +286,7 @@ fn merge(p: &Params, base: &Path, report: &mut Report) -> Result<()> {
             let live_kv = stats.key_bytes + stats.value_bytes;
             db.close()?;
             let (after, _) = disk_usage(&dir)?;
-            let hint = bytes_with_suffix(&dir, HINT_SUFFIX)?;
+            let hint = hint_bytes(&dir)?;
             space = format!(
                 "### Space: {} keys written {} times, {} files, then `merge()`\n\n| before merge | after merge | of which hint files | live records (`FileStats::live_bytes`) | live key+value bytes | after ÷ live records | after without hints ÷ live records | after ÷ live key+value |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n| {} | {} | {} | {} | {} | {:.2}× | {:.2}× | {:.2}× |\n\n_Target: ≤ 1.1× the live data. Merge read {} of input in {:.2} s._\n",
                 fmt_num(n as f64), p.merge_overwrites + 1, mb(p.merge_file_size),
@@ -310,7 +308,7 @@ fn merge(p: &Params, base: &Path, report: &mut Report) -> Result<()> {
         );
 
         // The same merge with a foreground thread alternating gets and puts.
-        clone_db(&src, &dir, None)?;
+        clone_db(&src, &dir, false)?;
         let db = open_merge_db(&dir, p)?;
         let (quiet_get, quiet_put) = foreground(&db, p, n, run, None)?;
         let (busy_get, busy_put) = foreground(&db, p, n, run, Some(&db))?;

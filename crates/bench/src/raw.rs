@@ -16,6 +16,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use ccbitcask_engine::fs::{classify, Entry};
 
 use crate::workload::{key_into, Rng, Values};
 
@@ -126,12 +127,15 @@ pub fn disk_usage(dir: &Path) -> Result<(u64, u64)> {
     Ok((allocated, apparent))
 }
 
-/// Total apparent size of the files in `dir` whose name ends with `suffix`.
-pub fn bytes_with_suffix(dir: &Path, suffix: &str) -> Result<u64> {
+/// Total apparent size of the hint files in `dir`.
+pub fn hint_bytes(dir: &Path) -> Result<u64> {
     let mut total = 0;
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
-        if entry.file_name().to_string_lossy().ends_with(suffix) {
+        if matches!(
+            classify(&entry.file_name().to_string_lossy()),
+            Entry::Hint(_)
+        ) {
             total += entry.metadata()?.len();
         }
     }
@@ -141,21 +145,18 @@ pub fn bytes_with_suffix(dir: &Path, suffix: &str) -> Result<u64> {
 /// Clones a closed ccbitcask directory into `dst` cheaply: files that are never
 /// modified in place (sealed data files and hint files) are hard-linked; the newest
 /// file of each kind (the active data file, which a writable open may append to) and
-/// small files (lock, markers) are copied. With `skip_suffix`, files ending in it
-/// (hint files) are left out, which forces a full scan at open.
-pub fn clone_db(src: &Path, dst: &Path, skip_suffix: Option<&str>) -> Result<()> {
+/// small files (lock, markers) are copied. With `skip_hints`, hint files are left
+/// out, which forces a full scan at open.
+pub fn clone_db(src: &Path, dst: &Path, skip_hints: bool) -> Result<()> {
     fs::create_dir_all(dst)?;
     let mut names: Vec<String> = fs::read_dir(src)?
         .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect::<std::io::Result<_>>()?;
+    // Zero-padded ids: the last name of a kind is its newest file.
     names.sort();
-    let ext = |n: &str| {
-        n.rsplit_once('.')
-            .map(|(_, e)| e.to_owned())
-            .unwrap_or_default()
-    };
+    let kind = |n: &str| std::mem::discriminant(&classify(n));
     for (idx, name) in names.iter().enumerate() {
-        if skip_suffix.is_some_and(|s| name.ends_with(s)) {
+        if skip_hints && matches!(classify(name), Entry::Hint(_)) {
             continue;
         }
         let from = src.join(name);
@@ -164,7 +165,9 @@ pub fn clone_db(src: &Path, dst: &Path, skip_suffix: Option<&str>) -> Result<()>
         if meta.is_dir() {
             continue;
         }
-        let newest_of_kind = !names[idx + 1..].iter().any(|later| ext(later) == ext(name));
+        let newest_of_kind = !names[idx + 1..]
+            .iter()
+            .any(|later| kind(later) == kind(name));
         if newest_of_kind || meta.len() < (1 << 20) {
             fs::copy(&from, &to)?;
         } else {
