@@ -13,7 +13,7 @@
 //!
 //! The texts of protocol errors are Redis 7.0's (`networking.c`).
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 /// Longest line (inline command or `*`/`$` header) accepted without its CRLF,
 /// Redis's `PROTO_INLINE_MAX_SIZE`.
@@ -59,8 +59,8 @@ impl ProtocolError {
 /// What the checker found at the front of the buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Checked {
-    /// A complete multibulk request of `len` bytes with `argc` arguments.
-    Multibulk { len: usize, argc: usize },
+    /// A complete multibulk request of `len` bytes; its arguments are in `spans`.
+    Multibulk { len: usize },
     /// A complete inline line of `len` bytes (including its `\n`).
     Inline { len: usize },
     /// More bytes are needed; at least `need` in total, when known.
@@ -85,6 +85,9 @@ pub struct RequestParser {
     /// Progress in the request at the front of the buffer. Valid because the
     /// buffer only ever loses bytes at the front when a request is complete.
     resume: Option<Resume>,
+    /// (offset, length) in the buffer of each argument the checker has found
+    /// complete in that request, so splitting it never parses a header again.
+    spans: Vec<(usize, usize)>,
 }
 
 impl RequestParser {
@@ -93,6 +96,7 @@ impl RequestParser {
         RequestParser {
             limits,
             resume: None,
+            spans: Vec::new(),
         }
     }
 
@@ -113,10 +117,15 @@ impl RequestParser {
                 *need = n;
                 Ok(None)
             }
-            Checked::Multibulk { len, argc } => {
+            Checked::Multibulk { len } => {
                 self.resume = None;
                 let frame = buf.split_to(len).freeze();
-                Ok(Some(split_multibulk(frame, argc)))
+                Ok(Some(
+                    self.spans
+                        .drain(..)
+                        .map(|(at, n)| frame.slice(at..at + n))
+                        .collect(),
+                ))
             }
             Checked::Inline { len } => {
                 let frame = buf.split_to(len).freeze();
@@ -135,6 +144,7 @@ impl RequestParser {
         let mut st = match self.resume {
             Some(r) => r,
             None => {
+                self.spans.clear();
                 let Some(cr) = find_cr(buf, 1) else {
                     if buf.len() > MAX_INLINE {
                         return Err(ProtocolError::Message("too big mbulk count string"));
@@ -153,10 +163,7 @@ impl RequestParser {
                 let header = cr + 2;
                 if count <= 0 {
                     // `*0` and `*-1` are consumed without a reply.
-                    return Ok(Checked::Multibulk {
-                        len: header,
-                        argc: 0,
-                    });
+                    return Ok(Checked::Multibulk { len: header });
                 }
                 Resume {
                     pos: header,
@@ -198,14 +205,12 @@ impl RequestParser {
                 self.resume = Some(st);
                 return Ok(Checked::Incomplete { need: end });
             }
+            self.spans.push((cr + 2, len));
             st.pos = end;
             st.done += 1;
         }
         self.resume = None;
-        Ok(Checked::Multibulk {
-            len: st.pos,
-            argc: st.argc,
-        })
+        Ok(Checked::Multibulk { len: st.pos })
     }
 }
 
@@ -225,35 +230,6 @@ fn check_inline(buf: &[u8]) -> Result<Checked, ProtocolError> {
         None if buf.len() > MAX_INLINE => Err(ProtocolError::Message("too big inline request")),
         None => Ok(Checked::Incomplete { need: 0 }),
     }
-}
-
-/// Slices the arguments out of a checked multibulk request.
-fn split_multibulk(mut frame: Bytes, argc: usize) -> Vec<Bytes> {
-    // `argc` was checked against the bytes present, so this allocation is
-    // bounded by the request's size.
-    let mut args = Vec::with_capacity(argc);
-    if argc == 0 {
-        return args;
-    }
-    // Skip the `*N\r\n` header.
-    skip_line(&mut frame);
-    for _ in 0..argc {
-        // `$len\r\n`: the checker validated the digits already.
-        let header_end = frame.iter().position(|&b| b == b'\r').unwrap_or(0);
-        let len = parse_i64(frame.get(1..header_end).unwrap_or_default())
-            .and_then(|n| usize::try_from(n).ok())
-            .unwrap_or(0);
-        frame.advance((header_end + 2).min(frame.len()));
-        let take = len.min(frame.len());
-        args.push(frame.split_to(take));
-        frame.advance(2.min(frame.len()));
-    }
-    args
-}
-
-fn skip_line(frame: &mut Bytes) {
-    let cr = frame.iter().position(|&b| b == b'\r').unwrap_or(0);
-    frame.advance((cr + 2).min(frame.len()));
 }
 
 /// Splits an inline line into arguments the way Redis's `sdssplitargs` does:
