@@ -65,6 +65,10 @@ impl<'a> Op<'a> {
 /// from the caller's buffer.
 const BIG_VALUE: usize = 64 * 1024;
 
+/// Keys of a batch whose keydir lines are prefetched before the append: enough to cover
+/// a typical batch, few enough that the first are still cached when the update runs.
+const PREFETCH: usize = 16;
+
 fn is_big(value: &[u8]) -> bool {
     value.len() >= BIG_VALUE
 }
@@ -221,6 +225,11 @@ impl Inner {
             many.push(IoSlice::new(&scratch[from..]));
             &mut many
         };
+        // The keydir update after the append starts with a cache miss per key; started
+        // now, the misses are paid while the kernel copies the records.
+        for op in ops.iter().take(PREFETCH) {
+            self.keydir.prefetch(op.key());
+        }
         let appended = w.active.file.append_all_at(slices, w.offset);
         // Keep the buffer for the next write unless one huge batch inflated it.
         if scratch.capacity() <= 1 << 20 {

@@ -237,6 +237,13 @@ impl Index {
         self.len -= 1;
     }
 
+    /// Starts loading the group a probe for `hash` starts at into the CPU cache, without
+    /// waiting for it: called before a syscall, the miss is paid during the syscall.
+    pub fn prefetch(&self, hash: u64) {
+        let g = hash as usize & (self.groups.len() - 1);
+        super::prefetch(&self.groups[g]);
+    }
+
     /// Reads the group a probe for `hash` starts at. Doing this for a run of hashes
     /// before acting on them lets their cache misses overlap.
     pub fn touch(&self, hash: u64) -> u16 {

@@ -20,6 +20,27 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub const SHARDS: usize = 32;
 const SHARD_SHIFT: u32 = 40;
 
+/// Asks the CPU to start loading the cache line at `x` and returns at once. Lookups are
+/// cache misses (the keydir is far bigger than the CPU caches), and a miss started
+/// before a syscall, or together with the misses of other keys, is paid in parallel.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+fn prefetch<T>(x: &T) {
+    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+    // SAFETY: a prefetch is a hint: it never faults, never writes, and has no effect a
+    // program can observe but timing. The address is a live reference's. SSE, which the
+    // instruction needs, is part of the x86_64 baseline.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(x).cast()) }
+}
+
+/// Elsewhere there is no stable prefetch, and a plain load would wait for the miss.
+#[cfg(not(target_arch = "x86_64"))]
+fn prefetch<T>(_x: &T) {}
+
+/// Keys [`Keydir::prefetch_many`] works on at a time: about as many misses as a core
+/// keeps in flight.
+const PREFETCH_RUN: usize = 16;
+
 /// Where a record lives: one positioned read of `size` bytes at `offset` of `file_id`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Loc {
@@ -80,6 +101,30 @@ impl Keydir {
         let mut out = Candidates::default();
         self.read(i).candidates(hash, &mut out);
         out
+    }
+
+    /// Starts loading the cache line a lookup of `key` reads first, so that a lookup
+    /// made after a syscall (the writer's append) finds it in cache.
+    pub fn prefetch(&self, key: &[u8]) {
+        let (hash, i) = self.locate(key);
+        self.read(i).prefetch(hash);
+    }
+
+    /// Brings everything a lookup of each of `keys` reads into the CPU cache, so that
+    /// lookups made right after hit it: first every key's index line, then, once those
+    /// have arrived, the entries their tags point at. The misses of a run of keys
+    /// overlap instead of each lookup waiting for two in turn.
+    pub fn prefetch_many<K: AsRef<[u8]>>(&self, keys: &[K]) {
+        for run in keys.chunks(PREFETCH_RUN) {
+            let mut located = [(0u64, 0usize); PREFETCH_RUN];
+            for (at, key) in located.iter_mut().zip(run) {
+                *at = self.locate(key.as_ref());
+                self.read(at.1).prefetch(at.0);
+            }
+            for &(hash, i) in &located[..run.len()] {
+                self.read(i).prefetch_entries(hash);
+            }
+        }
     }
 
     /// Points `key` at `loc`; returns the previous location.

@@ -370,6 +370,19 @@ impl Shard {
         outcome
     }
 
+    /// See [`Index::prefetch`].
+    pub fn prefetch(&self, hash: u64) {
+        self.table.prefetch(hash);
+    }
+
+    /// Prefetches the slots whose tags match `hash` (reading the index line, which
+    /// should already be cached: see [`super::Keydir::prefetch_many`]).
+    pub fn prefetch_entries(&self, hash: u64) {
+        for id in self.table.candidates(hash).take(2) {
+            super::prefetch(self.slot(id));
+        }
+    }
+
     /// Reads the index group a probe for `hash` starts at, without acting on it. Calling
     /// this for a run of keys before inserting them lets the CPU fetch their cache lines
     /// in parallel: the loads are independent, where an insert's probe waits on each miss.
