@@ -472,6 +472,20 @@ fn run_read_batch(shared: &Shared, items: Vec<Item>) -> Vec<Frame> {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     });
+    // A pipeline of reads pays one keydir cache miss after another; fetched together
+    // first, the misses overlap.
+    let keys: Vec<&[u8]> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::One(c) => Some(c.values_read()),
+            _ => None,
+        })
+        .flatten()
+        .map(|k| &k[..])
+        .collect();
+    if keys.len() > 1 {
+        shared.db.prefetch(&keys);
+    }
     let mut ks = Keyspace::new(&shared.db);
     writer::execute(
         items,

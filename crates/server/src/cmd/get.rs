@@ -56,6 +56,15 @@ impl GetCmd {
         }
     }
 
+    /// See [`super::Command::values_read`].
+    pub(super) fn values_read(&self) -> &[Bytes] {
+        match self {
+            GetCmd::Get(key) | GetCmd::Strlen(key) => std::slice::from_ref(key),
+            GetCmd::MGet(keys) => keys,
+            GetCmd::GetDel(_) | GetCmd::GetEx(..) => &[],
+        }
+    }
+
     pub(super) fn exec(self, ctx: &mut Ctx<'_, '_>) -> Frame {
         reply(self.run(ctx))
     }

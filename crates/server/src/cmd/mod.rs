@@ -178,6 +178,15 @@ impl Command {
         })
     }
 
+    /// The keys whose values this command reads from disk (`GET`, `MGET`,
+    /// `STRLEN`), for [`ccbitcask_engine::Bitcask::prefetch`].
+    pub fn values_read(&self) -> &[Bytes] {
+        match self {
+            Command::Get(c) => c.values_read(),
+            _ => &[],
+        }
+    }
+
     /// Does this read look at several keys at once (and so needs the
     /// commit gate to see other clients' transactions all or nothing)?
     pub fn reads_many_keys(&self) -> bool {
