@@ -22,6 +22,8 @@ pub struct FileStats {
     pub dead_bytes: u64,
     /// Whether a hint file sits beside it.
     pub has_hint: bool,
+    /// Size of that hint file (0 without one).
+    pub hint_bytes: u64,
     /// Whether it is the active file.
     pub active: bool,
 }
@@ -58,6 +60,9 @@ pub struct Stats {
     pub files: Vec<FileStats>,
     /// Bytes of data files.
     pub disk_bytes: u64,
+    /// Bytes of hint files: with [`Stats::disk_bytes`], what the database takes on disk
+    /// and what [`MergeReport::bytes_before`] counts.
+    pub hint_bytes: u64,
     /// Dead bytes over all files.
     pub dead_bytes: u64,
     /// Merges completed since open.
@@ -102,6 +107,7 @@ impl Bitcask {
                     live_bytes: s.total_bytes - s.dead_bytes.min(s.total_bytes),
                     dead_bytes: s.dead_bytes,
                     has_hint: f.has_hint.load(Relaxed),
+                    hint_bytes: crate::merge::hint_len(inner, f),
                     active: Some(f.id) == active,
                 }
             })
@@ -124,6 +130,7 @@ impl Bitcask {
                 keydir_bytes as f64 / keys as f64
             },
             disk_bytes: files.iter().map(|f| f.bytes).sum(),
+            hint_bytes: files.iter().map(|f| f.hint_bytes).sum(),
             dead_bytes: files.iter().map(|f| f.dead_bytes).sum(),
             files,
             merges_completed: history.completed,

@@ -137,6 +137,20 @@ fn explicit_merge_reclaims_garbage_in_the_active_file() {
     let report = db.merge().unwrap();
     let after = db.stats();
     assert!(report.reclaimed_bytes > 0, "{report:?}");
+    // `stats` and the report count the same bytes (data and hint files). The merge
+    // sealed the active file first, so its "before" also counts the new, empty one.
+    let fresh = after.files.iter().find(|f| f.active).unwrap();
+    assert_eq!(fresh.live_keys + fresh.dead_keys, 0);
+    assert_eq!(
+        before.disk_bytes + before.hint_bytes + fresh.bytes,
+        report.bytes_before
+    );
+    assert_eq!(after.disk_bytes + after.hint_bytes, report.bytes_after);
+    assert!(after.hint_bytes > 0, "merge output has hint files");
+    assert_eq!(
+        after.hint_bytes,
+        after.files.iter().map(|f| f.hint_bytes).sum::<u64>()
+    );
     assert_eq!(after.dead_bytes, 0);
     assert!(
         after.disk_bytes * 4 < before.disk_bytes,

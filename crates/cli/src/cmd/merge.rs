@@ -57,12 +57,6 @@ pub fn run(db_dir: &Path, opts: &EngineOpts, dry_run: bool) -> Result<i32> {
         }
         return Ok(exit::OK);
     }
-    println!(
-        "before: {} files, {}, {} dead",
-        stats.files.len(),
-        human(stats.disk_bytes),
-        human(stats.dead_bytes)
-    );
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(0);
         bar.set_style(
@@ -82,8 +76,17 @@ pub fn run(db_dir: &Path, opts: &EngineOpts, dry_run: bool) -> Result<i32> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    // Both lines come from the report, which counts data and hint files the same way
+    // before and after (and "before" includes the fresh active file the merge opened
+    // when it sealed the old one), so before minus after is what was reclaimed.
     println!(
-        "after:  {} files, {}, reclaimed {} in {:.2?} ({} records copied, {} tombstones kept)",
+        "before: {} files, {} (data and hints), {} dead",
+        report.files_before,
+        human(report.bytes_before),
+        human(stats.dead_bytes)
+    );
+    println!(
+        "after:  {} files, {} (data and hints), reclaimed {} in {:.2?} ({} records copied, {} tombstones kept)",
         report.files_after,
         human(report.bytes_after),
         human(report.reclaimed_bytes),

@@ -27,6 +27,7 @@ fn to_json(s: &Stats) -> serde_json::Value {
         "keydir_bytes": s.keydir_bytes,
         "keydir_bytes_per_key": s.keydir_bytes_per_key,
         "disk_bytes": s.disk_bytes,
+        "hint_bytes": s.hint_bytes,
         "dead_bytes": s.dead_bytes,
         "sync_policy": s.sync_policy.to_string(),
         "max_file_size": s.max_file_size,
@@ -40,6 +41,7 @@ fn to_json(s: &Stats) -> serde_json::Value {
             "dead_bytes": f.dead_bytes,
             "fragmentation": f.fragmentation(),
             "has_hint": f.has_hint,
+            "hint_bytes": f.hint_bytes,
             "active": f.active,
         })).collect::<Vec<_>>(),
         "merge": {
@@ -75,10 +77,11 @@ fn print_text(s: &Stats) {
         s.keydir_bytes_per_key
     );
     println!(
-        "disk:            {} in {} files, {} dead",
+        "disk:            {} in {} files, {} dead, plus {} of hint files",
         human(s.disk_bytes),
         s.files.len(),
-        human(s.dead_bytes)
+        human(s.dead_bytes),
+        human(s.hint_bytes)
     );
     println!(
         "live data:       {} keys + {} values",

@@ -79,22 +79,28 @@ pub(crate) enum Selection {
     Ids(BTreeSet<u32>),
 }
 
+/// Files, and bytes of data and hint files: what [`MergeReport`] compares.
 fn disk_bytes(inner: &Inner) -> (usize, u64) {
     let files = inner.files.snapshot();
-    let mut bytes = 0;
-    for f in files.values() {
-        bytes += f.file.len().unwrap_or(0);
-        if f.has_hint.load(std::sync::atomic::Ordering::Relaxed) {
-            let p = fs::hint_path(&inner.opts.dir, f.id);
-            bytes += inner
-                .opts
-                .fs
-                .open(&p, crate::vfs::OpenMode::Read)
-                .and_then(|h| h.len())
-                .unwrap_or(0);
-        }
-    }
+    let bytes = files
+        .values()
+        .map(|f| f.file.len().unwrap_or(0) + hint_len(inner, f))
+        .sum();
     (files.len(), bytes)
+}
+
+/// Size of the hint file beside `file`; 0 when it has none (or it cannot be read).
+pub(crate) fn hint_len(inner: &Inner, file: &DataFile) -> u64 {
+    if !file.has_hint.load(std::sync::atomic::Ordering::Relaxed) {
+        return 0;
+    }
+    let path = fs::hint_path(&inner.opts.dir, file.id);
+    inner
+        .opts
+        .fs
+        .open(&path, crate::vfs::OpenMode::Read)
+        .and_then(|h| h.len())
+        .unwrap_or(0)
 }
 
 /// Runs one merge now, on the calling thread.
