@@ -4,7 +4,8 @@
 //! - [`write_loop`]: one `write()` syscall per record, the ceiling for an append-only
 //!   `put` that reaches the page cache on every call.
 //! - [`pread_loop`]: one `pread` per record at a random record offset, the ceiling for
-//!   a `get` that is one positioned read.
+//!   a `get` that is one positioned read; [`pread_after_misses`] adds the cache misses
+//!   of an ideal index lookup before each, the ceiling for an index of that many misses.
 //! - [`dd_fdatasync`]: `dd bs=1M conv=fdatasync` of a file of random bytes, the disk's
 //!   sequential write bandwidth that merge throughput is compared with.
 
@@ -65,6 +66,46 @@ pub fn pread_loop(
     let start = Instant::now();
     for _ in 0..n {
         let idx = rng.below(records);
+        file.read_exact_at(&mut buf, idx * record_len as u64)?;
+        checksum = checksum.wrapping_add(u64::from(buf[0]));
+    }
+    let elapsed = start.elapsed();
+    std::hint::black_box(checksum);
+    Ok(elapsed)
+}
+
+/// [`pread_loop`], but each record's index is first looked up through `misses`
+/// dependent random reads of a table of `table_bytes` (the size of the engine's keydir):
+/// what a `get` would cost with a perfect index that took exactly that many cache misses
+/// and nothing else. It bounds what any in-RAM index bigger than the CPU caches can
+/// reach against the bare `pread`.
+pub fn pread_after_misses(
+    path: &Path,
+    records: u64,
+    n: u64,
+    record_len: usize,
+    seed: u64,
+    misses: u32,
+    table_bytes: usize,
+) -> Result<Duration> {
+    let file = File::open(path).with_context(|| format!("open {}", path.display()))?;
+    let mut fill = Rng::new(seed ^ 0x7AB1E);
+    let table: Vec<u32> = (0..(table_bytes / 4).max(1))
+        .map(|_| fill.next_u64() as u32)
+        .collect();
+    let len = table.len() as u64;
+    let mut buf = vec![0u8; record_len];
+    let mut rng = Rng::new(seed);
+    let mut checksum = 0u64;
+    let start = Instant::now();
+    for _ in 0..n {
+        // Each read's address comes from the one before, and the record from the last,
+        // so the misses are dependent, as a lookup's are.
+        let mut at = rng.below(len);
+        for _ in 0..misses {
+            at = (u64::from(table[at as usize]) ^ at.wrapping_mul(0x9E37_79B9)) % len;
+        }
+        let idx = at % records;
         file.read_exact_at(&mut buf, idx * record_len as u64)?;
         checksum = checksum.wrapping_add(u64::from(buf[0]));
     }
