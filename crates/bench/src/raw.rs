@@ -59,19 +59,7 @@ pub fn pread_loop(
     record_len: usize,
     seed: u64,
 ) -> Result<Duration> {
-    let file = File::open(path).with_context(|| format!("open {}", path.display()))?;
-    let mut buf = vec![0u8; record_len];
-    let mut rng = Rng::new(seed);
-    let mut checksum = 0u64;
-    let start = Instant::now();
-    for _ in 0..n {
-        let idx = rng.below(records);
-        file.read_exact_at(&mut buf, idx * record_len as u64)?;
-        checksum = checksum.wrapping_add(u64::from(buf[0]));
-    }
-    let elapsed = start.elapsed();
-    std::hint::black_box(checksum);
-    Ok(elapsed)
+    timed_preads(path, n, record_len, seed, |rng| rng.below(records))
 }
 
 /// [`pread_loop`], but each record's index is first looked up through `misses`
@@ -88,24 +76,37 @@ pub fn pread_after_misses(
     misses: u32,
     table_bytes: usize,
 ) -> Result<Duration> {
-    let file = File::open(path).with_context(|| format!("open {}", path.display()))?;
     let mut fill = Rng::new(seed ^ 0x7AB1E);
     let table: Vec<u32> = (0..(table_bytes / 4).max(1))
         .map(|_| fill.next_u64() as u32)
         .collect();
     let len = table.len() as u64;
-    let mut buf = vec![0u8; record_len];
-    let mut rng = Rng::new(seed);
-    let mut checksum = 0u64;
-    let start = Instant::now();
-    for _ in 0..n {
+    timed_preads(path, n, record_len, seed, |rng| {
         // Each read's address comes from the one before, and the record from the last,
         // so the misses are dependent, as a lookup's are.
         let mut at = rng.below(len);
         for _ in 0..misses {
             at = (u64::from(table[at as usize]) ^ at.wrapping_mul(0x9E37_79B9)) % len;
         }
-        let idx = at % records;
+        at % records
+    })
+}
+
+/// Times `n` `pread`s of `record_len` bytes, the i-th at record `pick(rng)`.
+fn timed_preads(
+    path: &Path,
+    n: u64,
+    record_len: usize,
+    seed: u64,
+    mut pick: impl FnMut(&mut Rng) -> u64,
+) -> Result<Duration> {
+    let file = File::open(path).with_context(|| format!("open {}", path.display()))?;
+    let mut buf = vec![0u8; record_len];
+    let mut rng = Rng::new(seed);
+    let mut checksum = 0u64;
+    let start = Instant::now();
+    for _ in 0..n {
+        let idx = pick(&mut rng);
         file.read_exact_at(&mut buf, idx * record_len as u64)?;
         checksum = checksum.wrapping_add(u64::from(buf[0]));
     }
