@@ -13,6 +13,19 @@ use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
+/// Size of the hint file beside `file`; 0 when it has none (or it cannot be read).
+pub(crate) fn size_on_disk(inner: &Inner, file: &DataFile) -> u64 {
+    if !file.has_hint.load(Relaxed) {
+        return 0;
+    }
+    inner
+        .opts
+        .fs
+        .open(&fs::hint_path(&inner.opts.dir, file.id), OpenMode::Read)
+        .and_then(|h| h.len())
+        .unwrap_or(0)
+}
+
 /// Starts a hint file's bytes: the header for data file `id`.
 pub(crate) fn begin(id: u32) -> Vec<u8> {
     FileHeader {

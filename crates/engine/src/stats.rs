@@ -107,7 +107,7 @@ impl Bitcask {
                     live_bytes: s.total_bytes - s.dead_bytes.min(s.total_bytes),
                     dead_bytes: s.dead_bytes,
                     has_hint: f.has_hint.load(Relaxed),
-                    hint_bytes: crate::merge::hint_len(inner, f),
+                    hint_bytes: crate::hintfile::size_on_disk(inner, f),
                     active: Some(f.id) == active,
                 }
             })

@@ -84,23 +84,9 @@ fn disk_bytes(inner: &Inner) -> (usize, u64) {
     let files = inner.files.snapshot();
     let bytes = files
         .values()
-        .map(|f| f.file.len().unwrap_or(0) + hint_len(inner, f))
+        .map(|f| f.file.len().unwrap_or(0) + hintfile::size_on_disk(inner, f))
         .sum();
     (files.len(), bytes)
-}
-
-/// Size of the hint file beside `file`; 0 when it has none (or it cannot be read).
-pub(crate) fn hint_len(inner: &Inner, file: &DataFile) -> u64 {
-    if !file.has_hint.load(std::sync::atomic::Ordering::Relaxed) {
-        return 0;
-    }
-    let path = fs::hint_path(&inner.opts.dir, file.id);
-    inner
-        .opts
-        .fs
-        .open(&path, crate::vfs::OpenMode::Read)
-        .and_then(|h| h.len())
-        .unwrap_or(0)
 }
 
 /// Runs one merge now, on the calling thread.
