@@ -229,6 +229,17 @@ fn merge_and_bgrewriteaof_compact_in_the_background() {
     }
     let n: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
     assert_eq!(n, 500);
+    // The merged files have hint files beside them, and INFO counts them.
+    let info: String = redis::cmd("INFO")
+        .arg("persistence")
+        .query(&mut con)
+        .unwrap();
+    let hint_bytes: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("hint_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(hint_bytes > 0, "{info}");
 }
 
 #[test]

@@ -118,11 +118,12 @@ fn persistence(
         out,
         "# Persistence\r\nloading:0\r\naof_enabled:1\r\naof_rewrite_in_progress:{}\r\n\
          appendfsync:{fsync}\r\nsync_policy:{}\r\ndata_files:{}\r\ndisk_bytes:{}\r\n\
-         dead_bytes:{}\r\nvalue_bytes:{}\r\nmerges_completed:{}\r\nmerge_in_progress:{}\r\n",
+         hint_bytes:{}\r\ndead_bytes:{}\r\nvalue_bytes:{}\r\nmerges_completed:{}\r\nmerge_in_progress:{}\r\n",
         u8::from(stats.merge_running || shared.merge_running.load(Ordering::Relaxed)),
         stats.sync_policy,
         stats.files.len(),
         stats.disk_bytes,
+        stats.hint_bytes,
         stats.dead_bytes,
         stats.value_bytes,
         stats.merges_completed,
