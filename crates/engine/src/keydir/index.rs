@@ -134,7 +134,7 @@ impl Index {
     /// visit every group of a power-of-two table once.
     fn probe(&self, hash: u64) -> impl Iterator<Item = (usize, &Group)> + '_ {
         let mask = self.groups.len() - 1;
-        let mut g = hash as usize & mask;
+        let mut g = self.home(hash);
         let mut stride = 0;
         let mut ended = false;
         std::iter::from_fn(move || {
@@ -238,17 +238,15 @@ impl Index {
     }
 
     /// Starts loading the group a probe for `hash` starts at into the CPU cache, without
-    /// waiting for it: called before a syscall, the miss is paid during the syscall.
+    /// waiting for it: started before a syscall, or for a run of keys before any of them
+    /// is looked up, the misses are paid in parallel.
     pub fn prefetch(&self, hash: u64) {
-        let g = hash as usize & (self.groups.len() - 1);
-        super::prefetch(&self.groups[g]);
+        super::prefetch(&self.groups[self.home(hash)]);
     }
 
-    /// Reads the group a probe for `hash` starts at. Doing this for a run of hashes
-    /// before acting on them lets their cache misses overlap.
-    pub fn touch(&self, hash: u64) -> u16 {
-        let g = hash as usize & (self.groups.len() - 1);
-        self.groups[g].matches(tag_of(hash))
+    /// The group a probe for `hash` starts at.
+    fn home(&self, hash: u64) -> usize {
+        hash as usize & (self.groups.len() - 1)
     }
 }
 

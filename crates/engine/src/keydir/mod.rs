@@ -211,7 +211,7 @@ impl Keydir {
             let mut guard = self.write(shard);
             guard.make_room_for(&self.hasher, group.len());
             for &i in group {
-                guard.touch(located[i as usize].0);
+                guard.prefetch(located[i as usize].0);
             }
             for &i in group {
                 let i = i as usize;

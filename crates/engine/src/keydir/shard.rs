@@ -145,14 +145,45 @@ impl Shard {
         })
     }
 
-    /// Indexes slot `id` (already in the slab) at `pos`, which [`Shard::lookup`] returned
-    /// vacant. The index always has room (callers run [`Shard::make_room`] first); if it
-    /// somehow had not, it is rebuilt bigger from the slab, which indexes `id` too,
-    /// rather than the key lost.
-    fn index_at(&mut self, hasher: &RandomState, pos: super::index::Pos, hash: u64, id: u32) {
+    /// Stores `key` and a slot pointing at `loc`, and indexes it at `pos`, which
+    /// [`Shard::lookup`] returned vacant; returns the slot id. The index always has room
+    /// (callers run [`Shard::make_room`] first); if it somehow had not, it is rebuilt
+    /// bigger from the slab, which indexes the new slot too, rather than the key lost.
+    fn insert(
+        &mut self,
+        hasher: &RandomState,
+        pos: super::index::Pos,
+        hash: u64,
+        key: &[u8],
+        loc: Loc,
+    ) -> u32 {
+        let (key_lo, key_hi) = self.arena.alloc(key).parts();
+        self.live += 1;
+        let id = alloc_slot(
+            &mut self.slots,
+            &mut self.free,
+            Slot {
+                file: loc.file_id,
+                offset: loc.offset,
+                size: loc.size,
+                key_lo,
+                key_hi,
+            },
+        );
         if !self.table.insert_at(pos, hash, id) {
             self.rebuild(hasher, (self.table.capacity() * 2).max(16));
         }
+        id
+    }
+
+    /// Points slot `id` at `loc`, keeping its expiry flag; returns where it pointed.
+    fn repoint(&mut self, id: u32, loc: Loc) -> Loc {
+        let slot = self.slot_mut(id);
+        let old = slot.loc();
+        slot.file = loc.file_id | (slot.file & HAS_EXPIRY);
+        slot.offset = loc.offset;
+        slot.size = loc.size;
+        old
     }
 
     /// Replaces the index by one of `capacity` holding every live slot, reading the slab
@@ -244,41 +275,13 @@ impl Shard {
     ) -> Option<Loc> {
         self.make_room(hasher);
         let (id, old) = match self.lookup(hash, key) {
-            Entry::Occupied(_, id) => {
-                let slot = self.slot_mut(id);
-                let old = slot.loc();
-                slot.file = loc.file_id | (slot.file & HAS_EXPIRY);
-                slot.offset = loc.offset;
-                slot.size = loc.size;
-                (id, Some(old))
-            }
-            Entry::Vacant(pos) => {
-                let id = self.new_slot(key, loc);
-                self.index_at(hasher, pos, hash, id);
-                (id, None)
-            }
+            Entry::Occupied(_, id) => (id, Some(self.repoint(id, loc))),
+            Entry::Vacant(pos) => (self.insert(hasher, pos, hash, key, loc), None),
         };
         if expiry.is_some() || old.is_some() {
             self.set_expiry(id, expiry);
         }
         old
-    }
-
-    /// Stores `key` in the arena and a slot pointing at `loc`; returns the slot id.
-    fn new_slot(&mut self, key: &[u8], loc: Loc) -> u32 {
-        let (key_lo, key_hi) = self.arena.alloc(key).parts();
-        self.live += 1;
-        alloc_slot(
-            &mut self.slots,
-            &mut self.free,
-            Slot {
-                file: loc.file_id,
-                offset: loc.offset,
-                size: loc.size,
-                key_lo,
-                key_hi,
-            },
-        )
     }
 
     /// Removes `key`, returning where it pointed.
@@ -311,14 +314,11 @@ impl Shard {
         let Some(id) = self.find(hash, key) else {
             return false;
         };
-        let slot = self.slot_mut(id);
-        let cur = slot.loc();
+        let cur = self.slot(id).loc();
         if cur.file_id != from.file_id || cur.offset != from.offset {
             return false;
         }
-        slot.file = to.file_id | (slot.file & HAS_EXPIRY);
-        slot.offset = to.offset;
-        slot.size = to.size;
+        self.repoint(id, to);
         true
     }
 
@@ -350,18 +350,12 @@ impl Shard {
                 if cur.is_some_and(|cur| cur >= seq) {
                     return Recovered::Stale;
                 }
-                let slot = self.slot_mut(id);
-                let old = slot.loc();
-                slot.file = loc.file_id | (slot.file & HAS_EXPIRY);
-                slot.offset = loc.offset;
-                slot.size = loc.size;
-                (id, Recovered::Replaced(old))
+                (id, Recovered::Replaced(self.repoint(id, loc)))
             }
-            Entry::Vacant(pos) => {
-                let id = self.new_slot(key, loc);
-                self.index_at(hasher, pos, hash, id);
-                (id, Recovered::Inserted)
-            }
+            Entry::Vacant(pos) => (
+                self.insert(hasher, pos, hash, key, loc),
+                Recovered::Inserted,
+            ),
         };
         if expiry.is_some() || outcome != Recovered::Inserted {
             self.set_expiry(id, expiry);
@@ -381,13 +375,6 @@ impl Shard {
         for id in self.table.candidates(hash).take(2) {
             super::prefetch(self.slot(id));
         }
-    }
-
-    /// Reads the index group a probe for `hash` starts at, without acting on it. Calling
-    /// this for a run of keys before inserting them lets the CPU fetch their cache lines
-    /// in parallel: the loads are independent, where an insert's probe waits on each miss.
-    pub fn touch(&self, hash: u64) {
-        std::hint::black_box(self.table.touch(hash));
     }
 
     /// Makes room for `additional` more keys, so that loading a database of known size
