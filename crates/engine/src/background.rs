@@ -119,10 +119,7 @@ const RESTORE_HINTS_AFTER: Duration = Duration::from_secs(1);
 /// this, every later open would scan them again until a merge rewrote them. Files in
 /// which open found damage keep no hint, so that every open goes on reporting it.
 fn restore_missing_hints(inner: &Arc<Inner>) {
-    let active = inner
-        .writer
-        .as_ref()
-        .and_then(|w| w.lock().ok().map(|w| w.active.id));
+    let active = inner.active_id();
     let damaged: std::collections::BTreeSet<u32> =
         inner.open_report.damage.iter().map(|(id, _)| *id).collect();
     let missing: Vec<u32> = inner
@@ -130,7 +127,7 @@ fn restore_missing_hints(inner: &Arc<Inner>) {
         .snapshot()
         .values()
         .filter(|f| Some(f.id) != active && !damaged.contains(&f.id))
-        .filter(|f| !f.has_hint.load(std::sync::atomic::Ordering::Relaxed))
+        .filter(|f| !f.has_hint())
         .map(|f| f.id)
         .collect();
     if !missing.is_empty() {

@@ -1,6 +1,6 @@
 //! `check`: verify every record and hint entry of a database without changing anything.
 
-use crate::datafile::scan::{scan_committed, scan_log_prefix, Damage};
+use crate::datafile::scan::{scan_committed, AtDamage, Damage};
 use crate::error::{Error, Result};
 use crate::format::header::{FileHeader, FileKind, Magic, HEADER_LEN};
 use crate::fs::{self, Entry};
@@ -80,7 +80,9 @@ pub fn check_with(fsys: &dyn Vfs, dir: &Path) -> Result<CheckReport> {
         })
         .collect();
     ids.sort_unstable();
-    let mut report = CheckReport::default();
+    // First the headers, to know which file is the newest log before any is scanned:
+    // that one is judged as open will judge it, and each file is read once.
+    let mut files = Vec::with_capacity(ids.len());
     let mut newest_log = None;
     for id in ids {
         let path = fs::data_path(dir, id);
@@ -88,14 +90,6 @@ pub fn check_with(fsys: &dyn Vfs, dir: &Path) -> Result<CheckReport> {
             .open(&path, OpenMode::Read)
             .map_err(|e| Error::io("open", &path, e))?;
         let len = file.len().map_err(|e| Error::io("stat", &path, e))?;
-        let mut fc = FileCheck {
-            id,
-            bytes: len,
-            records: 0,
-            damage: Vec::new(),
-            hint: HintState::Missing,
-            newest_log: false,
-        };
         let mut head = [0u8; HEADER_LEN];
         let header = if len >= HEADER_LEN as u64 {
             file.read_exact_at(&mut head, 0)
@@ -104,21 +98,49 @@ pub fn check_with(fsys: &dyn Vfs, dir: &Path) -> Result<CheckReport> {
         } else {
             None
         };
-        match header {
-            Some(h) if h.kind == FileKind::Log => newest_log = Some(report.files.len()),
-            Some(_) => {}
-            None => fc.damage.push(Damage {
+        if header.is_some_and(|h| h.kind == FileKind::Log) {
+            newest_log = Some(files.len());
+        }
+        files.push((id, path, file, len, header.is_some()));
+    }
+    // A file shorter than a header after the newest log file is the writer's next file,
+    // created (its name made durable by another file's directory fsync) but not yet
+    // given its header when the machine stopped. Open deletes it; it is the torn end of
+    // the log, not corruption.
+    let after = newest_log.map_or(0, |i| i + 1);
+    if let Some(j) = (after..files.len())
+        .rev()
+        .find(|&j| files[j].3 < HEADER_LEN as u64)
+    {
+        newest_log = Some(j);
+    }
+    let mut report = CheckReport::default();
+    for (i, (id, path, file, len, header_ok)) in files.into_iter().enumerate() {
+        let mut fc = FileCheck {
+            id,
+            bytes: len,
+            records: 0,
+            damage: Vec::new(),
+            hint: HintState::Missing,
+            newest_log: newest_log == Some(i),
+        };
+        if !header_ok {
+            fc.damage.push(Damage {
                 offset: 0,
                 reason: "bad or missing file header".into(),
                 at_tail: len < HEADER_LEN as u64,
-            }),
+            });
         }
         if len > HEADER_LEN as u64 {
-            let mut damage = Vec::new();
-            let end = scan_committed(file.clone(), len, |_| {}, |d| damage.push(d))
+            // From its first damage on, the newest log is tail, as open reads it.
+            let at_damage = if fc.newest_log {
+                AtDamage::EndsLog
+            } else {
+                AtDamage::SkipPast
+            };
+            let end = scan_committed(file, len, at_damage, |_| {}, |d| fc.damage.push(d))
                 .map_err(|e| Error::io("scan", &path, e))?;
             fc.records = end.records;
-            fc.damage.extend(damage);
         }
         let hint_path = fs::hint_path(dir, id);
         if let Ok(h) = fsys.open(&hint_path, OpenMode::Read) {
@@ -134,37 +156,6 @@ pub fn check_with(fsys: &dyn Vfs, dir: &Path) -> Result<CheckReport> {
             };
         }
         report.files.push(fc);
-    }
-    // A file shorter than a header after the newest log file is the writer's next file,
-    // created (its name made durable by another file's directory fsync) but not yet
-    // given its header when the machine stopped. Open deletes it; it is the torn end of
-    // the log, not corruption.
-    let after = newest_log.map_or(0, |i| i + 1);
-    if let Some(j) = (after..report.files.len()).rev().find(|&j| {
-        report
-            .files
-            .get(j)
-            .is_some_and(|f| f.bytes < HEADER_LEN as u64)
-    }) {
-        newest_log = Some(j);
-    }
-    if let Some(i) = newest_log {
-        if let Some(f) = report.files.get_mut(i) {
-            f.newest_log = true;
-            // Judge the newest log as open will: from its first damage on, it is tail.
-            let path = fs::data_path(dir, f.id);
-            let file = fsys
-                .open(&path, OpenMode::Read)
-                .map_err(|e| Error::io("open", &path, e))?;
-            if f.bytes > HEADER_LEN as u64 {
-                let mut damage = Vec::new();
-                let end = scan_log_prefix(file, f.bytes, |_| {}, |d| damage.push(d))
-                    .map_err(|e| Error::io("scan", &path, e))?;
-                f.records = end.records;
-                f.damage.retain(|d| d.offset == 0 && !d.at_tail);
-                f.damage.extend(damage);
-            }
-        }
     }
     Ok(report)
 }

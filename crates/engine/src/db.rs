@@ -57,6 +57,13 @@ impl Inner {
         self.me.get().and_then(std::sync::Weak::upgrade)
     }
 
+    /// The active file's id; `None` for a read-only handle.
+    pub(crate) fn active_id(&self) -> Option<u32> {
+        self.writer
+            .as_ref()
+            .and_then(|w| w.lock().ok().map(|w| w.active.id))
+    }
+
     pub(crate) fn file(&self, id: u32) -> Option<Arc<DataFile>> {
         self.files.get(id)
     }

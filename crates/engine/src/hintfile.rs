@@ -1,6 +1,6 @@
 //! Writing hint files, and reading them back only when they prove themselves valid.
 
-use crate::datafile::scan::{scan_committed, Damage};
+use crate::datafile::scan::{scan_committed, AtDamage, Damage};
 use crate::datafile::DataFile;
 use crate::db::Inner;
 use crate::error::{Error, Result};
@@ -10,21 +10,7 @@ use crate::fs;
 use crate::vfs::{OpenMode, Vfs, VfsFile};
 use std::io::{self, IoSlice};
 use std::path::Path;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-
-/// Size of the hint file beside `file`; 0 when it has none (or it cannot be read).
-pub(crate) fn size_on_disk(inner: &Inner, file: &DataFile) -> u64 {
-    if !file.has_hint.load(Relaxed) {
-        return 0;
-    }
-    inner
-        .opts
-        .fs
-        .open(&fs::hint_path(&inner.opts.dir, file.id), OpenMode::Read)
-        .and_then(|h| h.len())
-        .unwrap_or(0)
-}
 
 /// Starts a hint file's bytes: the header for data file `id`.
 pub(crate) fn begin(id: u32) -> Vec<u8> {
@@ -67,6 +53,7 @@ pub(crate) fn write_for_data_file(inner: &Inner, df: &DataFile) -> Result<()> {
     scan_committed(
         Arc::clone(&df.file),
         len,
+        AtDamage::SkipPast,
         |rec| {
             hint::encode_entry(
                 &mut buf,
@@ -87,7 +74,7 @@ pub(crate) fn write_for_data_file(inner: &Inner, df: &DataFile) -> Result<()> {
     hint::encode_trailer(&mut buf, count, len);
     let path = fs::hint_path(&inner.opts.dir, df.id);
     write_atomically(inner.opts.fs.as_ref(), &inner.opts.dir, &path, &buf)?;
-    df.has_hint.store(true, Relaxed);
+    df.set_hint(buf.len() as u64);
     Ok(())
 }
 
@@ -115,6 +102,8 @@ pub(crate) fn trailer_count(fsys: &dyn Vfs, dir: &Path, id: u32) -> Option<u64> 
 /// trailer counting them, and a whole-file CRC that matches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Intact {
+    /// The hint file's own length.
+    pub bytes: u64,
     /// The data file's length when the hint was written.
     data_len: u64,
     /// Where the furthest record any entry points at ends.
@@ -224,7 +213,11 @@ fn walk(
                         return Ok(None);
                     }
                 }
-                return Ok(Some(Intact { data_len, max_end }));
+                return Ok(Some(Intact {
+                    bytes: len,
+                    data_len,
+                    max_end,
+                }));
             }
             Some(Decoded::Entry { entry, key, len: n }) => {
                 if u64::from(entry.offset) < HEADER_LEN as u64 {

@@ -6,7 +6,7 @@
 
 use crate::background::Background;
 use crate::config::Options;
-use crate::datafile::scan::{scan_with, Damage};
+use crate::datafile::scan::{scan_committed, AtDamage, Damage};
 use crate::datafile::table::FileTable;
 use crate::datafile::DataFile;
 use crate::db::Inner;
@@ -242,8 +242,8 @@ impl FileLoad<'_> {
         };
         if Some(id) != active_id && self.hint_ids.contains(&id) {
             match load_hint(opts, loader, df, len)? {
-                HintLoad::Loaded => {
-                    df.has_hint.store(true, Relaxed);
+                HintLoad::Loaded(bytes) => {
+                    df.set_hint(bytes);
                     out.from_hint = true;
                     return Ok(out);
                 }
@@ -257,10 +257,15 @@ impl FileLoad<'_> {
         let path = fs::data_path(dir, id);
         let mut damage = Vec::new();
         let mut batch = Batch::new(loader, df);
-        let end = scan_with(
+        let at_damage = if Some(id) == active_id {
+            AtDamage::EndsLog
+        } else {
+            AtDamage::SkipPast
+        };
+        let end = scan_committed(
             Arc::clone(&df.file),
             len,
-            Some(id) == active_id,
+            at_damage,
             |rec| {
                 let loc = Loc {
                     file_id: id,
@@ -590,8 +595,8 @@ fn transfer_counters(from: &DataFile, to: &DataFile) {
 
 /// What [`load_hint`] did.
 enum HintLoad {
-    /// The hint proved valid and its entries are in the keydir.
-    Loaded,
+    /// The hint (of this many bytes) proved valid and its entries are in the keydir.
+    Loaded(u64),
     /// The hint is missing, damaged or describes another length: scan instead. An
     /// intact hint describing a longer file also names the damage.
     Unusable(Option<Damage>),
@@ -625,8 +630,8 @@ fn load_hint(
         }
         _ => false,
     };
-    if usable {
-        return Ok(HintLoad::Loaded);
+    if let (true, Some(i)) = (usable, intact) {
+        return Ok(HintLoad::Loaded(i.bytes));
     }
     tracing::warn!(file = %path.display(), "hint file invalid; scanning the data file instead");
     Ok(HintLoad::Unusable(

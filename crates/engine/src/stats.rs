@@ -89,10 +89,7 @@ impl Bitcask {
         let inner = self.inner();
         let now = inner.clock.now_ms();
         let (keys, keys_with_expiry, key_bytes, value_bytes) = inner.keydir.totals(now);
-        let active = inner
-            .writer
-            .as_ref()
-            .and_then(|w| w.lock().ok().map(|w| w.active.id));
+        let active = inner.active_id();
         let files: Vec<FileStats> = inner
             .files
             .snapshot()
@@ -106,8 +103,8 @@ impl Bitcask {
                     dead_keys: s.dead_keys,
                     live_bytes: s.total_bytes - s.dead_bytes.min(s.total_bytes),
                     dead_bytes: s.dead_bytes,
-                    has_hint: f.has_hint.load(Relaxed),
-                    hint_bytes: crate::hintfile::size_on_disk(inner, f),
+                    has_hint: f.has_hint(),
+                    hint_bytes: f.hint_bytes(),
                     active: Some(f.id) == active,
                 }
             })

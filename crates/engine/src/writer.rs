@@ -57,7 +57,7 @@ impl<'a> Op<'a> {
     }
     /// Encoded length of this operation's record.
     fn record_len(&self) -> u64 {
-        record::RECORD_HEADER_LEN as u64 + self.key().len() as u64 + self.value().len() as u64
+        record::encoded_len(self.key().len(), self.value().len())
     }
 }
 

@@ -6,7 +6,7 @@ pub mod table;
 
 use crate::format::header::FileKind;
 use crate::vfs::VfsFile;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// An open data file. Readers hold an `Arc` to it only for the length of one read, so
@@ -21,8 +21,9 @@ pub struct DataFile {
     pub file: Arc<dyn VfsFile>,
     /// Live/dead accounting, kept up to date on every overwrite and delete.
     pub counters: Counters,
-    /// Whether a valid hint file sits beside it.
-    pub has_hint: AtomicBool,
+    /// Size of the valid hint file beside it, 0 without one: recorded when the hint is
+    /// written or loaded, so statistics never need to open hint files.
+    hint_bytes: AtomicU64,
 }
 
 /// Per-file statistics. Every record ever appended is counted in `total_*`; it moves to
@@ -132,7 +133,22 @@ impl DataFile {
             kind,
             file,
             counters: Counters::default(),
-            has_hint: AtomicBool::new(false),
+            hint_bytes: AtomicU64::new(0),
         }
+    }
+
+    /// Whether a valid hint file sits beside it.
+    pub fn has_hint(&self) -> bool {
+        self.hint_bytes() > 0
+    }
+
+    /// Size of its hint file (0 without one).
+    pub fn hint_bytes(&self) -> u64 {
+        self.hint_bytes.load(Relaxed)
+    }
+
+    /// Records that a valid hint file of `bytes` now sits beside it.
+    pub fn set_hint(&self, bytes: u64) {
+        self.hint_bytes.store(bytes, Relaxed);
     }
 }

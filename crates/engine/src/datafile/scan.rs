@@ -223,7 +223,7 @@ pub struct ScanEnd {
     /// Committed records handed out.
     pub records: u64,
     /// Whether valid records after the damage were left unread to keep a prefix
-    /// (only [`scan_log_prefix`] does this).
+    /// (only with [`AtDamage::EndsLog`]).
     pub dropped_valid: bool,
 }
 
@@ -234,37 +234,27 @@ struct Pending {
     value: Vec<u8>,
 }
 
+/// What a scan does at damage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtDamage {
+    /// Reports it and resumes at the next valid record: sealed files, whose damage is
+    /// corruption in place (bit rot), not a crash.
+    SkipPast,
+    /// Stops there: the damage and everything after it are the tail, however many valid
+    /// records follow. Recovery reads the newest log file this way: after a power cut the
+    /// OS may have written unsynced pages back out of order, leaving a hole with newer
+    /// records after it, and replaying those would not be a prefix of the history
+    /// (point-in-time recovery, as RocksDB's WAL does by default).
+    EndsLog,
+}
+
 /// Scans a data file and hands out only committed records: plain records at once, batch
 /// members only when their batch's end record has been read. A batch cut short by damage
 /// or by the end of the file is dropped whole, so a crash never leaves half a batch.
 pub fn scan_committed(
     file: Arc<dyn VfsFile>,
     len: u64,
-    on_record: impl FnMut(Committed<'_>),
-    on_damage: impl FnMut(Damage),
-) -> io::Result<ScanEnd> {
-    scan_with(file, len, false, on_record, on_damage)
-}
-
-/// Like [`scan_committed`], but stops at the first damage, which then counts as the tail
-/// however many valid records follow it. Recovery reads the newest log file this way:
-/// after a power cut the OS may have written unsynced pages back out of order, leaving a
-/// hole with newer records after it, and replaying those would not be a prefix of the
-/// history (point-in-time recovery, as RocksDB's WAL does by default).
-pub fn scan_log_prefix(
-    file: Arc<dyn VfsFile>,
-    len: u64,
-    on_record: impl FnMut(Committed<'_>),
-    on_damage: impl FnMut(Damage),
-) -> io::Result<ScanEnd> {
-    scan_with(file, len, true, on_record, on_damage)
-}
-
-/// [`scan_log_prefix`] when `stop_at_damage`, else [`scan_committed`].
-pub fn scan_with(
-    file: Arc<dyn VfsFile>,
-    len: u64,
-    stop_at_damage: bool,
+    at_damage: AtDamage,
     mut on_record: impl FnMut(Committed<'_>),
     mut on_damage: impl FnMut(Damage),
 ) -> io::Result<ScanEnd> {
@@ -285,7 +275,7 @@ pub fn scan_with(
                 reason,
                 resumed_at,
             } => {
-                if stop_at_damage {
+                if at_damage == AtDamage::EndsLog {
                     // Everything from the earliest incomplete point on is the tail: an
                     // open batch, or else this damage.
                     let offset = pending.first().map_or(offset, |p| p.offset);

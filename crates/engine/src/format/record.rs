@@ -86,11 +86,17 @@ pub struct RecordMeta {
     pub value_len: u32,
 }
 
+/// Encoded length of a record with a key and a value of these lengths.
+#[must_use]
+pub const fn encoded_len(key_len: usize, value_len: usize) -> u64 {
+    (RECORD_HEADER_LEN + key_len + value_len) as u64
+}
+
 impl RecordMeta {
     /// Total encoded length of the record.
     #[must_use]
     pub fn record_len(&self) -> u64 {
-        RECORD_HEADER_LEN as u64 + u64::from(self.key_len) + u64::from(self.value_len)
+        encoded_len(self.key_len as usize, self.value_len as usize)
     }
 
     /// Whether this record deletes its key.

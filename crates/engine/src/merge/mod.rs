@@ -25,7 +25,7 @@ pub(crate) mod plan;
 
 pub use plan::{MergePlan, MergeReason};
 
-use crate::datafile::scan::scan_committed;
+use crate::datafile::scan::{scan_committed, AtDamage};
 use crate::datafile::DataFile;
 use crate::db::Inner;
 use crate::error::{Error, Result};
@@ -84,7 +84,7 @@ fn disk_bytes(inner: &Inner) -> (usize, u64) {
     let files = inner.files.snapshot();
     let bytes = files
         .values()
-        .map(|f| f.file.len().unwrap_or(0) + hintfile::size_on_disk(inner, f))
+        .map(|f| f.file.len().unwrap_or(0) + f.hint_bytes())
         .sum();
     (files.len(), bytes)
 }
@@ -252,6 +252,7 @@ fn copy_live(
     scan_committed(
         Arc::clone(&f.file),
         len,
+        AtDamage::SkipPast,
         |rec| {
             if failure.is_some() {
                 return;

@@ -11,7 +11,6 @@ use crate::hintfile;
 use crate::keydir::Loc;
 use crate::vfs::{OpenMode, VfsFile};
 use std::io::IoSlice;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 const FLUSH_AT: usize = 1 << 20;
@@ -193,7 +192,7 @@ impl<'a> Output<'a> {
             self.cur = Some(c);
             return Err(e);
         }
-        c.df.has_hint.store(true, Relaxed);
+        c.df.set_hint(c.hint.len() as u64);
         inner.publish_file(Arc::clone(&c.df));
         let mut start = 0;
         for m in &c.moves {

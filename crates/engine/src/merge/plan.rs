@@ -3,7 +3,6 @@
 //! threshold is folded in, so one merge does a worthwhile amount of work.
 
 use crate::db::Inner;
-use std::sync::atomic::Ordering::Relaxed;
 
 /// Why a file qualifies.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,10 +39,7 @@ pub struct MergePlan {
 /// Evaluates the triggers and thresholds over the sealed files.
 pub(crate) fn needs_merge(inner: &Inner) -> MergePlan {
     let o = &inner.opts.merge;
-    let active = inner
-        .writer
-        .as_ref()
-        .and_then(|w| w.lock().ok().map(|w| w.active.id));
+    let active = inner.active_id();
     let files: Vec<_> = inner
         .files
         .snapshot()
@@ -78,7 +74,7 @@ pub(crate) fn needs_merge(inner: &Inner) -> MergePlan {
             why.push(MergeReason::SmallFile(len));
         }
         if !why.is_empty() {
-            candidates.push((f.id, len, why, f.has_hint.load(Relaxed)));
+            candidates.push((f.id, len, why, f.has_hint()));
         }
     }
     plan.needed = !plan.triggers.is_empty();
