@@ -113,16 +113,10 @@ impl Frame {
                 Proto::Resp2 => out.put_slice(b"*-1\r\n"),
                 Proto::Resp3 => out.put_slice(b"_\r\n"),
             },
-            Frame::Array(items) => {
-                integer_line(out, b'*', len_i64(items.len()));
-                for item in items {
-                    item.encode(proto, out);
-                }
-            }
-            Frame::Set(items) => {
-                let tag = match proto {
-                    Proto::Resp2 => b'*',
-                    Proto::Resp3 => b'~',
+            Frame::Array(items) | Frame::Set(items) => {
+                let tag = match (self, proto) {
+                    (Frame::Set(_), Proto::Resp3) => b'~',
+                    _ => b'*',
                 };
                 integer_line(out, tag, len_i64(items.len()));
                 for item in items {

@@ -473,17 +473,16 @@ fn run_read_batch(shared: &Shared, items: Vec<Item>) -> Vec<Frame> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     });
     // A pipeline of reads pays one keydir cache miss after another; fetched together
-    // first, the misses overlap.
-    let keys: Vec<&[u8]> = items
-        .iter()
-        .filter_map(|i| match i {
-            Item::One(c) => Some(c.values_read()),
-            _ => None,
+    // first, the misses overlap. A lone key has nothing to overlap with, and the common
+    // `-P 1` request allocates nothing for it.
+    let values_read = || {
+        items.iter().flat_map(|i| match i {
+            Item::One(c) => c.values_read(),
+            _ => &[],
         })
-        .flatten()
-        .map(|k| &k[..])
-        .collect();
-    if keys.len() > 1 {
+    };
+    if values_read().nth(1).is_some() {
+        let keys: Vec<&[u8]> = values_read().map(|k| &k[..]).collect();
         shared.db.prefetch(&keys);
     }
     let mut ks = Keyspace::new(&shared.db);
