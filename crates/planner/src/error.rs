@@ -89,7 +89,7 @@ impl fmt::Display for PlanError {
             PlanError::UnknownPreset(name) => write!(
                 f,
                 "unknown preset `{name}` (built in: {})",
-                crate::presets::NAMES.join(", ")
+                crate::presets::names().collect::<Vec<_>>().join(", ")
             ),
             PlanError::Usage(msg) => f.write_str(msg),
             PlanError::Io { op, path, source } => {

@@ -24,7 +24,7 @@ struct Preset {
     build: fn() -> (Workload, Config),
 }
 
-/// The built-in presets, in the scene's order: the one table [`NAMES`],
+/// The built-in presets, in the scene's order: the one table [`names`],
 /// [`get`] and [`describe`] read.
 const PRESETS: [Preset; 3] = [
     Preset {
@@ -46,15 +46,9 @@ const PRESETS: [Preset; 3] = [
 ];
 
 /// Names of the built-in presets, in the scene's order.
-pub const NAMES: [&str; PRESETS.len()] = {
-    let mut names = [""; PRESETS.len()];
-    let mut i = 0;
-    while i < PRESETS.len() {
-        names[i] = PRESETS[i].name;
-        i += 1;
-    }
-    names
-};
+pub fn names() -> impl Iterator<Item = &'static str> {
+    PRESETS.iter().map(|p| p.name)
+}
 
 fn find(name: &str) -> Option<&'static Preset> {
     PRESETS.iter().find(|p| p.name == name)
@@ -171,7 +165,7 @@ mod tests {
 
     #[test]
     fn every_preset_is_valid_and_described() {
-        for name in NAMES {
+        for name in names() {
             let inputs = get(name).unwrap();
             inputs.validate().unwrap();
             assert_eq!(inputs.name, name);

@@ -118,7 +118,7 @@ mod tests {
 
     #[test]
     fn json_round_trips() {
-        for name in presets::NAMES {
+        for name in presets::names() {
             let report = plan(&presets::get(name).unwrap()).unwrap();
             let back: Report = serde_json::from_str(&report.to_json()).unwrap();
             assert_eq!(back, report);
