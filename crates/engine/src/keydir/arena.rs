@@ -4,12 +4,13 @@
 //! stable and the allocated size is the sum of chunk capacities (what `stats` reports).
 //! Deleted keys leave garbage; the shard compacts the arena when garbage dominates.
 
-/// Where a key lives: chunk, offset and length packed into 64 bits.
+/// Where a key lives: chunk, offset and length packed into 56 bits of a `u64`.
 ///
 /// ```text
 /// bits  0..17  length   (0..=65_536, MAX_KEY_SIZE)
 /// bits 17..37  offset   within the chunk (chunks are at most 1 MiB)
-/// bits 37..64  chunk    index (134M chunks)
+/// bits 37..56  chunk    index (512k chunks: 512 GiB of keys in one shard)
+/// bits 56..64  zero     (the shard keeps a hash check byte there)
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct KeyRef(u64);
