@@ -164,6 +164,45 @@ impl VfsFile for StdFile {
     }
 }
 
+/// Linux's `O_NOATIME` where its value is the generic one.
+#[cfg(all(
+    target_os = "linux",
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm",
+        target_arch = "riscv64"
+    )
+))]
+const O_NOATIME: Option<i32> = Some(0o1_000_000);
+#[cfg(not(all(
+    target_os = "linux",
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm",
+        target_arch = "riscv64"
+    )
+)))]
+const O_NOATIME: Option<i32> = None;
+
+/// Opens with `O_NOATIME` where it is allowed: every `get` is a read of a data file, and
+/// without it each read also checks (and once a day writes) the file's access time,
+/// which the engine never uses. The kernel refuses the flag with `EPERM` to anyone but
+/// the file's owner; the file is then opened without it.
+fn open_noatime(opts: &mut OpenOptions, path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(flag) = O_NOATIME {
+        match opts.clone().custom_flags(flag).open(path) {
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
+            other => return other,
+        }
+    }
+    opts.open(path)
+}
+
 /// The lock is the `flock` on the open file: the kernel drops it when the process dies,
 /// so a crashed writer never leaves the database locked (pids are only informational).
 #[derive(Debug)]
@@ -202,7 +241,7 @@ impl Vfs for StdFs {
                 opts.append(true).create_new(true);
             }
         }
-        Ok(Arc::new(StdFile(opts.open(path)?)))
+        Ok(Arc::new(StdFile(open_noatime(&mut opts, path)?)))
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         std::fs::rename(from, to)
@@ -228,5 +267,35 @@ impl Vfs for StdFs {
         file.set_len(0)?;
         (&file).write_all(format!("{pid}\n").as_bytes())?;
         Ok(Some(Box::new(StdLock(file))))
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    /// The open flags of `file`'s descriptor, as the kernel reports them.
+    fn flags(file: &File) -> u32 {
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", file.as_raw_fd()))
+            .expect("fdinfo");
+        let octal = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .expect("flags line")
+            .trim();
+        u32::from_str_radix(octal, 8).expect("octal flags")
+    }
+
+    #[test]
+    fn data_files_are_opened_without_access_time_updates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"x").expect("write");
+        let mut opts = OpenOptions::new();
+        opts.read(true);
+        let file = open_noatime(&mut opts, &path).expect("open");
+        let want = O_NOATIME.map_or(0, |f| f as u32);
+        assert_eq!(flags(&file) & want, want);
     }
 }
