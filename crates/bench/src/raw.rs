@@ -11,13 +11,14 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use ccbitcask_engine::fs::{classify, Entry};
+use ccbitcask_engine::vfs::{OpenMode, StdFs, Vfs};
 
 use crate::workload::{key_into, Rng, Values};
 
@@ -92,7 +93,9 @@ pub fn pread_after_misses(
     })
 }
 
-/// Times `n` `pread`s of `record_len` bytes, the i-th at record `pick(rng)`.
+/// Times `n` `pread`s of `record_len` bytes, the i-th at record `pick(rng)`. The file is
+/// opened the way the engine opens its data files (`O_NOATIME` where allowed), so the
+/// comparison is of the read paths, not of open flags.
 fn timed_preads(
     path: &Path,
     n: u64,
@@ -100,7 +103,9 @@ fn timed_preads(
     seed: u64,
     mut pick: impl FnMut(&mut Rng) -> u64,
 ) -> Result<Duration> {
-    let file = File::open(path).with_context(|| format!("open {}", path.display()))?;
+    let file = StdFs
+        .open(path, OpenMode::Read)
+        .with_context(|| format!("open {}", path.display()))?;
     let mut buf = vec![0u8; record_len];
     let mut rng = Rng::new(seed);
     let mut checksum = 0u64;
