@@ -164,8 +164,8 @@ impl VfsFile for StdFile {
     }
 }
 
-/// Linux's `O_NOATIME` where its value is the generic one.
-#[cfg(all(
+/// Linux's `O_NOATIME`, on the architectures where its value is the generic one.
+const O_NOATIME: Option<i32> = if cfg!(all(
     target_os = "linux",
     any(
         target_arch = "x86_64",
@@ -174,19 +174,11 @@ impl VfsFile for StdFile {
         target_arch = "arm",
         target_arch = "riscv64"
     )
-))]
-const O_NOATIME: Option<i32> = Some(0o1_000_000);
-#[cfg(not(all(
-    target_os = "linux",
-    any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64",
-        target_arch = "arm",
-        target_arch = "riscv64"
-    )
-)))]
-const O_NOATIME: Option<i32> = None;
+)) {
+    Some(0o1_000_000)
+} else {
+    None
+};
 
 /// Opens with `O_NOATIME` where it is allowed: every `get` is a read of a data file, and
 /// without it each read also checks (and once a day writes) the file's access time,
