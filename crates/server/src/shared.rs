@@ -71,6 +71,22 @@ pub struct Counters {
     pub net_output_bytes: AtomicU64,
 }
 
+impl Counters {
+    /// Zeroes every counter, as Redis's `CONFIG RESETSTAT` does.
+    pub fn reset(&self) {
+        for counter in [
+            &self.connections_received,
+            &self.rejected_connections,
+            &self.commands_processed,
+            &self.expired_keys,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
 /// What `CLIENT LIST` shows about one connection.
 pub struct ClientInfo {
     /// Unique id (`CLIENT ID`, `HELLO`'s `id`).

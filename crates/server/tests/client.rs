@@ -168,6 +168,24 @@ fn introspection_commands() {
     ] {
         assert!(info.contains(needle), "INFO lacks {needle:?}:\n{info}");
     }
+    // CONFIG RESETSTAT zeroes the counters, as Redis's does.
+    let stat = |con: &mut redis::Connection, name: &str| -> u64 {
+        let info: String = redis::cmd("INFO").arg("stats").query(con).unwrap();
+        let line = info
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("no {name} in {info}"));
+        line.parse().unwrap()
+    };
+    assert!(stat(&mut con, "total_commands_processed") >= 3);
+    assert!(stat(&mut con, "total_net_input_bytes") > 0);
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut con)
+        .unwrap();
+    assert!(stat(&mut con, "total_commands_processed") <= 1);
+    assert_eq!(stat(&mut con, "total_connections_received"), 0);
+    assert!(stat(&mut con, "total_net_input_bytes") < 100);
     let only: String = redis::cmd("INFO").arg("SERVER").query(&mut con).unwrap();
     assert!(only.starts_with("# Server\r\n") && !only.contains("# Keyspace"));
 

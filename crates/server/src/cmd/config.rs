@@ -59,7 +59,10 @@ impl ConfigCmd {
                 "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
                 String::from_utf8_lossy(&name)
             )),
-            ConfigCmd::ResetStat => Frame::ok(),
+            ConfigCmd::ResetStat => {
+                shared.stats.reset();
+                Frame::ok()
+            }
         }
     }
 }
