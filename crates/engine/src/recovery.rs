@@ -165,17 +165,9 @@ impl<'a> Batch<'a> {
     }
 
     fn flush(&mut self) {
-        let mut start = 0;
-        let offers: Vec<(&[u8], Offer)> = self
-            .pending
-            .iter()
-            .map(|&(end, offer)| {
-                let key = &self.keys[start..end];
-                start = end;
-                (key, offer)
-            })
-            .collect();
-        self.loader.keydir.recover_many(&offers, &mut self.outcomes);
+        self.loader
+            .keydir
+            .recover_many(&self.keys, &self.pending, &mut self.outcomes);
         let (mut dead_keys, mut dead_bytes) = (0, 0);
         for (&(_, offer), &outcome) in self.pending.iter().zip(&self.outcomes) {
             let dead = match outcome {

@@ -179,25 +179,30 @@ impl Keydir {
         self.write(i).recover(&self.hasher, hash, key, offer)
     }
 
-    /// Offers many records found while opening; `out[i]` becomes the outcome of
-    /// `offers[i]`. Each shard's lock is taken once per call rather than once per record:
-    /// with loader threads on every core, a lock per record bounces each lock word
-    /// between the cores.
-    pub fn recover_many(&self, offers: &[(&[u8], Offer)], out: &mut Vec<Recovered>) {
+    /// Offers many records found while opening, laid out as a loader batches them: the
+    /// keys back to back in `keys`, and for each record the end of its key there and its
+    /// offer. `out[i]` becomes the outcome of `records[i]`. Each shard's lock is taken
+    /// once per call rather than once per record: with loader threads on every core, a
+    /// lock per record bounces each lock word between the cores.
+    pub fn recover_many(&self, keys: &[u8], records: &[(usize, Offer)], out: &mut Vec<Recovered>) {
+        let key = |i: usize| {
+            let start = i.checked_sub(1).map_or(0, |p| records[p].0);
+            &keys[start..records[i].0]
+        };
         out.clear();
-        out.resize(offers.len(), Recovered::Stale);
-        // Counting sort of the offers by shard, keeping file order within a shard.
-        let mut located = Vec::with_capacity(offers.len());
+        out.resize(records.len(), Recovered::Stale);
+        // Counting sort of the records by shard, keeping file order within a shard.
+        let mut located = Vec::with_capacity(records.len());
         let mut starts = [0usize; SHARDS + 1];
-        for (key, _) in offers {
-            let (hash, shard) = self.locate(key);
+        for i in 0..records.len() {
+            let (hash, shard) = self.locate(key(i));
             located.push((hash, shard));
             starts[shard + 1] += 1;
         }
         for i in 0..SHARDS {
             starts[i + 1] += starts[i];
         }
-        let mut order = vec![0u32; offers.len()];
+        let mut order = vec![0u32; records.len()];
         let mut next = starts;
         for (i, &(_, shard)) in located.iter().enumerate() {
             order[next[shard]] = u32::try_from(i).unwrap_or(u32::MAX);
@@ -215,8 +220,7 @@ impl Keydir {
             }
             for &i in group {
                 let i = i as usize;
-                let (key, offer) = offers[i];
-                out[i] = guard.recover(&self.hasher, located[i].0, key, offer);
+                out[i] = guard.recover(&self.hasher, located[i].0, key(i), records[i].1);
             }
         }
     }
