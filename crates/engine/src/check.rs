@@ -5,8 +5,9 @@ use crate::error::{Error, Result};
 use crate::format::header::{FileHeader, FileKind, Magic, HEADER_LEN};
 use crate::fs::{self, Entry};
 use crate::hintfile;
-use crate::vfs::{OpenMode, StdFs, Vfs};
-use std::path::Path;
+use crate::vfs::{OpenMode, StdFs, Vfs, VfsFile};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The state of a data file's hint file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +67,16 @@ pub fn check(dir: &Path) -> Result<CheckReport> {
     check_with(&StdFs, dir)
 }
 
+/// A data file as `check` first opens it, before any is scanned.
+struct Opened {
+    id: u32,
+    path: PathBuf,
+    file: Arc<dyn VfsFile>,
+    len: u64,
+    /// Whether its header decoded.
+    header_ok: bool,
+}
+
 /// [`check`] through another file system.
 pub fn check_with(fsys: &dyn Vfs, dir: &Path) -> Result<CheckReport> {
     if !fsys.is_dir(dir).map_err(|e| Error::io("stat", dir, e))? {
@@ -101,7 +112,13 @@ pub fn check_with(fsys: &dyn Vfs, dir: &Path) -> Result<CheckReport> {
         if header.is_some_and(|h| h.kind == FileKind::Log) {
             newest_log = Some(files.len());
         }
-        files.push((id, path, file, len, header.is_some()));
+        files.push(Opened {
+            id,
+            path,
+            file,
+            len,
+            header_ok: header.is_some(),
+        });
     }
     // A file shorter than a header after the newest log file is the writer's next file,
     // created (its name made durable by another file's directory fsync) but not yet
@@ -110,12 +127,19 @@ pub fn check_with(fsys: &dyn Vfs, dir: &Path) -> Result<CheckReport> {
     let after = newest_log.map_or(0, |i| i + 1);
     if let Some(j) = (after..files.len())
         .rev()
-        .find(|&j| files[j].3 < HEADER_LEN as u64)
+        .find(|&j| files[j].len < HEADER_LEN as u64)
     {
         newest_log = Some(j);
     }
     let mut report = CheckReport::default();
-    for (i, (id, path, file, len, header_ok)) in files.into_iter().enumerate() {
+    for (i, opened) in files.into_iter().enumerate() {
+        let Opened {
+            id,
+            path,
+            file,
+            len,
+            header_ok,
+        } = opened;
         let mut fc = FileCheck {
             id,
             bytes: len,

@@ -184,7 +184,7 @@ const O_NOATIME: Option<i32> = if cfg!(all(
 /// without it each read also checks (and once a day writes) the file's access time,
 /// which the engine never uses. The kernel refuses the flag with `EPERM` to anyone but
 /// the file's owner; the file is then opened without it.
-fn open_noatime(opts: &mut OpenOptions, path: &Path) -> io::Result<File> {
+fn open_noatime(opts: &OpenOptions, path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(flag) = O_NOATIME {
         match opts.clone().custom_flags(flag).open(path) {
@@ -233,7 +233,7 @@ impl Vfs for StdFs {
                 opts.append(true).create_new(true);
             }
         }
-        Ok(Arc::new(StdFile(open_noatime(&mut opts, path)?)))
+        Ok(Arc::new(StdFile(open_noatime(&opts, path)?)))
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         std::fs::rename(from, to)
@@ -286,7 +286,7 @@ mod tests {
         std::fs::write(&path, b"x").expect("write");
         let mut opts = OpenOptions::new();
         opts.read(true);
-        let file = open_noatime(&mut opts, &path).expect("open");
+        let file = open_noatime(&opts, &path).expect("open");
         let want = O_NOATIME.map_or(0, |f| f as u32);
         assert_eq!(flags(&file) & want, want);
     }

@@ -585,12 +585,7 @@ mod tests {
         let mut bytes = 0;
         for i in 0..100_000u32 {
             let key = i.to_le_bytes();
-            let loc = Loc {
-                file_id: 1,
-                offset: i,
-                size: 10,
-            };
-            shard.upsert(&hasher, hasher.hash_one(key), &key, loc, None);
+            shard.upsert(&hasher, hasher.hash_one(key), &key, at(i), None);
             let now = shard.table.allocation_size();
             if now != bytes {
                 assert!(
