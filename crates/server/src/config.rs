@@ -9,6 +9,7 @@
 //! sync = "interval:1000"      # none | always | interval:MS
 //! requirepass = "s3cret"
 //! maxclients = 10000
+//! threads = 2                 # threads serving clients (default: one per core)
 //! max-bulk-len = 536870912    # bytes, Redis's proto-max-bulk-len
 //! max-multibulk-len = 1048576 # arguments per request
 //! max-buffer = 1073741824     # bytes buffered per connection (client-query-buffer-limit)
@@ -21,6 +22,10 @@ use std::time::Duration;
 use ccbitcask_engine::SyncPolicy;
 use serde::Deserialize;
 
+/// Most client threads accepted: far beyond any useful count, low enough that a
+/// typo cannot make the server start a million threads.
+pub const MAX_THREADS: usize = 1024;
+
 /// Everything the server needs to know besides the engine handle and the socket.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -32,6 +37,9 @@ pub struct ServerConfig {
     /// Connections served at once; one more gets `-ERR max number of clients
     /// reached`. Default 10000, like Redis.
     pub maxclients: usize,
+    /// Threads that serve clients, each with its own event loop (see the
+    /// `pool` module). Default: one per core.
+    pub threads: usize,
     /// Largest accepted argument in bytes. Default 512 MiB, like Redis.
     pub max_bulk_len: usize,
     /// Largest accepted argument count per request. Redis allows `INT_MAX`; we
@@ -57,6 +65,7 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 6379)),
             requirepass: None,
             maxclients: 10_000,
+            threads: std::thread::available_parallelism().map_or(1, usize::from),
             max_bulk_len: 512 * 1024 * 1024,
             max_multibulk_len: 1024 * 1024,
             max_buffer: 1024 * 1024 * 1024,
@@ -88,6 +97,9 @@ pub struct ServeArgs {
     /// Maximum simultaneous clients [default: 10000]
     #[arg(long, value_name = "N")]
     pub maxclients: Option<usize>,
+    /// Threads serving clients [default: one per core]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
     /// Read settings from a TOML file (flags given here win)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -106,6 +118,7 @@ struct FileConfig {
     sync: Option<String>,
     requirepass: Option<String>,
     maxclients: Option<usize>,
+    threads: Option<usize>,
     max_bulk_len: Option<usize>,
     max_multibulk_len: Option<usize>,
     max_buffer: Option<usize>,
@@ -136,6 +149,9 @@ impl ServerConfig {
         }
         if let Some(v) = file.maxclients {
             c.maxclients = v;
+        }
+        if let Some(v) = file.threads {
+            c.threads = v;
         }
         if let Some(v) = file.max_bulk_len {
             c.max_bulk_len = v;
@@ -174,6 +190,9 @@ impl ServerConfig {
         if let Some(v) = args.maxclients {
             c.maxclients = v;
         }
+        if let Some(v) = args.threads {
+            c.threads = v;
+        }
         c.validate()?;
         Ok(c)
     }
@@ -182,6 +201,9 @@ impl ServerConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.maxclients == 0 {
             return Err("maxclients must be at least 1".into());
+        }
+        if !(1..=MAX_THREADS).contains(&self.threads) {
+            return Err(format!("threads must be between 1 and {MAX_THREADS}"));
         }
         if self.max_multibulk_len == 0 {
             return Err("max-multibulk-len must be at least 1".into());
@@ -208,12 +230,16 @@ mod tests {
 
     #[test]
     fn file_then_flags() {
-        let c =
-            ServerConfig::from_toml("bind = \"0.0.0.0:7000\"\nsync = \"always\"\nmaxclients = 5\n")
-                .unwrap();
+        let c = ServerConfig::from_toml(
+            "bind = \"0.0.0.0:7000\"\nsync = \"always\"\nmaxclients = 5\nthreads = 3\n",
+        )
+        .unwrap();
         assert_eq!(c.bind.port(), 7000);
         assert!(matches!(c.sync, SyncPolicy::Always));
         assert_eq!(c.maxclients, 5);
+        assert_eq!(c.threads, 3);
+        assert!(ServerConfig::from_toml("threads = 0").is_err());
+        assert!(ServerConfig::from_toml("threads = 1000000").is_err());
         assert!(c.is_exposed());
         assert!(ServerConfig::from_toml("typo = 1").is_err());
         assert!(ServerConfig::from_toml("sync = \"sometimes\"").is_err());

@@ -31,6 +31,7 @@
 //! * `keyspace`: the overlay view that makes batches and `MULTI` atomic;
 //! * `cmd/`: the command table and one file per command family;
 //! * `server`: the listener, `maxclients`, the expiry sweep, shutdown;
+//! * `pool`: the threads sessions run on, one event loop each;
 //! * [`config`] and [`main`]: `ccbitcask serve` flags and TOML file.
 //!
 //! # Example
@@ -54,6 +55,7 @@ pub mod frame;
 pub mod glob;
 mod keyspace;
 pub mod parse;
+mod pool;
 mod serve;
 mod server;
 mod session;

@@ -1,6 +1,8 @@
 //! `ccbitcask serve`: everything between parsed flags and a running server.
 //!
-//! Builds the tokio runtime, opens the engine (on the blocking pool, since
+//! Builds the tokio runtime (single-threaded: it accepts, sweeps and shuts
+//! down; clients are served by the threads of [`crate::pool`], this one among
+//! them), opens the engine (on the blocking pool, since
 //! recovery reads files), binds, warns when the socket is reachable from the
 //! network without a password, and runs until SIGINT, SIGTERM or `SHUTDOWN`.
 //! The CLI binary only parses arguments and calls [`main`].
@@ -22,7 +24,7 @@ pub fn main(args: ServeArgs, db_dir: PathBuf) -> i32 {
             return 2;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -18,6 +18,7 @@ use tracing::{debug, error, info, warn};
 use crate::config::ServerConfig;
 use crate::connection::Connection;
 use crate::parse::Limits;
+use crate::pool::Pool;
 use crate::session::Session;
 use crate::shared::Shared;
 use crate::shutdown::Shutdown;
@@ -46,6 +47,8 @@ struct Listener {
     shutdown_complete_tx: mpsc::Sender<()>,
     /// The write path, cloned into every session.
     writer: Writer,
+    /// The threads sessions run on.
+    pool: Pool,
 }
 
 /// Serves RESP clients on `listener` until `shutdown` completes or a client
@@ -74,6 +77,7 @@ pub async fn run(
         notify_shutdown,
         shutdown_complete_tx,
         writer,
+        pool: Pool::start(shared.config.threads)?,
     };
     tokio::select! {
         () = server.accept_loop() => {}
@@ -87,6 +91,7 @@ pub async fn run(
         notify_shutdown,
         shutdown_complete_tx,
         writer,
+        pool,
         ..
     } = server;
     drop(listener);
@@ -101,6 +106,12 @@ pub async fn run(
         .await
         .is_ok();
     let _ = sweeper.await;
+    if tokio::task::spawn_blocking(move || pool.stop())
+        .await
+        .is_err()
+    {
+        error!("session threads could not be joined");
+    }
     if !drained {
         warn!("clients still connected after {DRAIN_TIMEOUT:?}; shutting down without them");
     } else if let Some(thread) = writer_thread {
@@ -156,19 +167,31 @@ impl Listener {
                 max_bulk_len: cfg.max_bulk_len,
                 max_multibulk_len: cfg.max_multibulk_len,
             };
-            let conn = Connection::new(socket, limits, cfg.max_buffer);
+            let Ok(socket) = socket.into_std() else {
+                continue;
+            };
+            let max_buffer = cfg.max_buffer;
             let info = self.shared.register(addr, laddr, fd);
-            let mut session = Session::new(
-                conn,
-                Arc::clone(&self.shared),
-                self.writer.clone(),
-                Arc::clone(&info),
-                Shutdown::new(self.notify_shutdown.subscribe()),
-            );
             let shared = Arc::clone(&self.shared);
+            let writer = self.writer.clone();
+            let shutdown = Shutdown::new(self.notify_shutdown.subscribe());
             let done = self.shutdown_complete_tx.clone();
-            tokio::spawn(async move {
-                if let Err(e) = session.run().await {
+            self.pool.next().spawn(async move {
+                // The socket joins the reactor of the thread it will live on.
+                let run = async {
+                    let socket = TcpStream::from_std(socket)?;
+                    let conn = Connection::new(socket, limits, max_buffer);
+                    Session::new(
+                        conn,
+                        Arc::clone(&shared),
+                        writer,
+                        Arc::clone(&info),
+                        shutdown,
+                    )
+                    .run()
+                    .await
+                };
+                if let Err(e) = run.await {
                     debug!(client = info.id, "connection error: {e}");
                 }
                 shared.unregister(info.id);

@@ -25,7 +25,7 @@
 //!   with the engine's own policy, and releases it: a few microseconds,
 //!   never across an `.await`, so a std mutex is right. Batches that may run
 //!   long (`FLUSHDB`) go to the blocking pool instead, so they cannot stall a
-//!   runtime worker.
+//!   session thread.
 //!
 //! Either way a reply is sent only after its write is in the engine (in the
 //! OS page cache at least), so `kill -9` never loses an acknowledged write.
@@ -127,11 +127,12 @@ impl Writer {
 
 /// The inline path: one batch, serialized with every other by the write lock.
 ///
-/// A runtime worker that finds the lock taken blocks for as long as the
-/// holder's batch runs: microseconds for ordinary writes. The one long holder,
-/// `FLUSHDB` on a big database, runs on the blocking pool, and other writers
-/// then wait for it, much as every Redis client waits for a synchronous
-/// `FLUSHALL`; reads never take this lock.
+/// A session thread that finds the lock taken blocks, and its other clients
+/// with it, for as long as the holder's batch runs: microseconds for ordinary
+/// writes. The one long holder, `FLUSHDB` on a big database, runs on the
+/// blocking pool, and a writer that arrives meanwhile waits for it, much as
+/// every Redis client waits for a synchronous `FLUSHALL`; reads never take
+/// this lock.
 fn run_inline(shared: &Shared, items: Vec<Item>) -> Vec<Frame> {
     let _serial = shared
         .write_lock
@@ -235,7 +236,7 @@ fn run_group(shared: &Shared, batches: Vec<Vec<Item>>, durability: Durability) -
 }
 
 impl Item {
-    /// May this item run long (so it must not block a runtime worker)?
+    /// May this item run long (so it must not block a session thread)?
     fn is_slow(&self) -> bool {
         match self {
             Item::Ready(_) => false,

@@ -78,6 +78,7 @@ fn parameters(shared: &Shared) -> Vec<(&'static str, String)> {
         ("bind", c.bind.ip().to_string()),
         ("port", c.bind.port().to_string()),
         ("maxclients", c.maxclients.to_string()),
+        ("threads", c.threads.to_string()),
         ("requirepass", c.requirepass.clone().unwrap_or_default()),
         ("proto-max-bulk-len", c.max_bulk_len.to_string()),
         ("client-query-buffer-limit", c.max_buffer.to_string()),

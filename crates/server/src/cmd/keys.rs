@@ -3,7 +3,7 @@
 //!
 //! `KEYS` and `DBSIZE` may walk the whole keydir, so they are
 //! [`super::Kind::Heavy`] and run on tokio's blocking pool instead of stalling
-//! a runtime worker (Redis, single-threaded, stalls everyone instead). `SCAN`
+//! a session thread (Redis, single-threaded, stalls everyone instead). `SCAN`
 //! is bounded by its `COUNT` and stays inline. Inside a write group (a
 //! transaction or a pipeline with writes) `DBSIZE` and `KEYS` also account for
 //! the group's uncommitted writes; `SCAN` reads the engine only, which its loose

@@ -197,7 +197,7 @@ impl Command {
         }
     }
 
-    /// Can this write take long enough to stall a runtime worker
+    /// Can this write take long enough to stall a session thread
     /// (`FLUSHDB`/`FLUSHALL` delete every key)?
     pub fn is_slow_write(&self) -> bool {
         matches!(self, Command::Keys(c) if c.is_flush())
