@@ -1,16 +1,17 @@
 //! The threads that run client sessions: one single-threaded runtime per
 //! thread, connections dealt out round robin, no work stealing.
 //!
-//! Why not tokio's multi-threaded scheduler: with two workers on a two-core
-//! machine, each request woke a task that the other worker then tried to
-//! steal, and the workers spun looking for work. redis-benchmark `-P 1`
-//! measured the cost: server CPU that the client on the same cores needed,
-//! and fewer requests a second than one worker gave. A session never moves
-//! between threads here, so a request wakes nothing but the thread whose
-//! `epoll_wait` saw it, and an idle thread sleeps. What is given up is
-//! balance: a thread with busier clients does not shed them to an idle one.
-//! Clients are dealt out in turn, which evens out the many similar
-//! connections of a pool or a benchmark.
+//! Why not tokio's multi-threaded scheduler: a work-stealing scheduler that
+//! queues a woken task also wakes an idle worker to look for work to steal,
+//! so one request could wake two threads, and 10-15 % of the server's samples
+//! were context switches. A session never moves between threads here, so a
+//! request wakes nothing but the thread whose `epoll_wait` saw it. Measured
+//! against Redis with redis-benchmark on two cores (docs/BENCHMARKS.md,
+//! "Sixth pass"): GET `-P 16` 0.88x -> 0.98x, SET `-P 1` 0.95x -> 1.08x.
+//!
+//! What is given up is balance: a thread with busier clients does not shed
+//! them to an idle one. Clients are dealt out in turn, which evens out the
+//! many similar connections of a client pool or a benchmark.
 
 use std::io;
 use std::thread::JoinHandle;
