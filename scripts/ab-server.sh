@@ -17,9 +17,7 @@
 #   SYNC (interval:1000; Redis gets appendfsync everysec, or always for always).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for tool in redis-server redis-benchmark redis-cli; do
-    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y redis-server redis-tools" >&2; exit 2; }
-done
+source scripts/servers.sh
 
 N=${N:-300000}
 ROUNDS=${ROUNDS:-5}
@@ -31,24 +29,6 @@ SERVERS=${SERVERS:-two=$BIN,--threads,2 one=$BIN,--threads,1}
 FSYNC=everysec
 [[ "$SYNC" == always ]] && FSYNC=always
 BASE_PORT=${BASE_PORT:-16700}
-
-WORK=$(mktemp -d /tmp/ab-server.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-wait_port() {
-    for _ in $(seq 1 200); do
-        redis-cli -p "$1" PING >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    echo "server on port $1 did not start" >&2
-    exit 1
-}
 
 names=(redis)
 ports=("$BASE_PORT")

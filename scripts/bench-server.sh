@@ -22,9 +22,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-for tool in redis-server redis-benchmark redis-cli; do
-    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y redis-server redis-tools" >&2; exit 2; }
-done
+source scripts/servers.sh
 
 if [[ "${QUICK:-0}" == 1 ]]; then N=${N:-100000}; REPEAT=${REPEAT:-1}; else N=${N:-1000000}; fi
 REPEAT=${REPEAT:-3}
@@ -36,27 +34,10 @@ PORT_REDIS=${PORT_REDIS:-16501}
 OUT=${OUT:-target/bench-server}
 BIN=${BIN:-target/release/ccbitcask}
 mkdir -p "$OUT"
-WORK=$(mktemp -d /tmp/bench-server.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     cargo build --release -q -p ccbitcask
 fi
-
-wait_port() {
-    for _ in $(seq 1 200); do
-        redis-cli -p "$1" PING >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    echo "server on port $1 did not start" >&2
-    exit 1
-}
 
 start_ours() { # sync policy
     rm -rf "$WORK/ours"
