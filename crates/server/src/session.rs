@@ -16,8 +16,8 @@
 //!   µs through `spawn_blocking` (a thread handoff and two wake-ups per
 //!   batch), and at `-P 16` inline was also the faster of the two
 //!   (368-384k against 290-373k ops/s). A cold read that does reach the disk
-//!   blocks this session thread (see [`crate::pool`]) for one I/O, which we accept the way Redis accepts
-//!   page faults.
+//!   blocks this session thread (see [`crate::pool`]) for one I/O, which we
+//!   accept the way Redis accepts page faults.
 //! * **On tokio's blocking pool**, when a read may walk every key (`KEYS`,
 //!   `DBSIZE`, `INFO`), so it cannot stall the other connections on this thread.
 //! * **On the serialized write path** ([`crate::writer`]) as soon as the
