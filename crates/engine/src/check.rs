@@ -4,7 +4,7 @@ use crate::datafile::scan::{scan_committed, AtDamage, Damage};
 use crate::error::{Error, Result};
 use crate::format::header::{FileHeader, FileKind, Magic, HEADER_LEN};
 use crate::fs::{self, Entry};
-use crate::hintfile;
+use crate::hintfile::{self, Judgement};
 use crate::vfs::{OpenMode, StdFs, Vfs, VfsFile};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -168,15 +168,14 @@ pub fn check_with(fsys: &dyn Vfs, dir: &Path) -> Result<CheckReport> {
         }
         let hint_path = fs::hint_path(dir, id);
         if let Ok(h) = fsys.open(&hint_path, OpenMode::Read) {
-            let intact = hintfile::verify(&h, id).ok().flatten();
-            let ok = intact.is_some_and(|i| i.describes(len));
-            if !ok {
-                fc.damage.extend(intact.and_then(|i| i.truncation(len)));
-            }
-            fc.hint = if ok {
-                HintState::Valid
-            } else {
-                HintState::Invalid
+            // A hint that cannot be read is as unusable as a damaged one.
+            fc.hint = match hintfile::judge(&h, id, len) {
+                Ok(Judgement::Usable { .. }) => HintState::Valid,
+                Ok(Judgement::Unusable(damage)) => {
+                    fc.damage.extend(damage);
+                    HintState::Invalid
+                }
+                Err(_) => HintState::Invalid,
             };
         }
         report.files.push(fc);

@@ -101,44 +101,52 @@ pub(crate) fn trailer_count(fsys: &dyn Vfs, dir: &Path, id: u32) -> Option<u64> 
 /// A hint file that proved intact: header for its data file, well-formed entries, a
 /// trailer counting them, and a whole-file CRC that matches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Intact {
+struct Intact {
     /// The hint file's own length.
-    pub bytes: u64,
+    bytes: u64,
     /// The data file's length when the hint was written.
     data_len: u64,
     /// Where the furthest record any entry points at ends.
     max_end: u64,
 }
 
-impl Intact {
-    /// Whether the hint describes its data file as it is now, `len` bytes long.
-    pub fn describes(&self, len: u64) -> bool {
-        self.data_len == len && self.max_end <= len
-    }
-
-    /// Damage to report when the data file is shorter than the hint says it was when
-    /// sealed. A sealed file cut at a record boundary still scans as valid records, so
-    /// this recorded length is the only witness that its end was lost. Only an intact
-    /// hint can say so: a damaged one never makes a sound data file look truncated.
-    pub fn truncation(&self, len: u64) -> Option<Damage> {
-        (self.data_len > len).then(|| Damage {
-            offset: len,
-            reason: format!(
-                "data file truncated: {len} bytes, its hint file describes {}",
-                self.data_len
-            ),
-            at_tail: false,
-        })
-    }
+/// What a hint file can do for its data file as that file is now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Judgement {
+    /// Intact, and describing the data file at its present length: its entries may
+    /// stand in for a scan. `bytes` is the hint file's own size.
+    Usable { bytes: u64 },
+    /// Missing, damaged, another file's, or describing another length: scan the data
+    /// file instead. An intact hint that describes a longer data file is the only
+    /// witness that a sealed file lost its end (a file cut at a record boundary still
+    /// scans as valid records), and names that damage; a damaged hint never does, so it
+    /// cannot make a sound data file look truncated.
+    Unusable(Option<Damage>),
 }
 
-/// Checks hint file `file` of data file `id` whole, in one streaming pass; `None` if it
-/// is damaged, truncated, or another file's.
-pub(crate) fn verify(file: &Arc<dyn VfsFile>, id: u32) -> io::Result<Option<Intact>> {
-    walk(file, id, true, &mut |_, _| {})
+/// Checks hint file `file` of data file `id` whole, in one streaming pass, against the
+/// data file's present length `len`.
+pub(crate) fn judge(file: &Arc<dyn VfsFile>, id: u32, len: u64) -> io::Result<Judgement> {
+    let Some(intact) = walk(file, id, true, &mut |_, _| {})? else {
+        return Ok(Judgement::Unusable(None));
+    };
+    if intact.data_len == len && intact.max_end <= len {
+        return Ok(Judgement::Usable {
+            bytes: intact.bytes,
+        });
+    }
+    let lost_end = (intact.data_len > len).then(|| Damage {
+        offset: len,
+        reason: format!(
+            "data file truncated: {len} bytes, its hint file describes {}",
+            intact.data_len
+        ),
+        at_tail: false,
+    });
+    Ok(Judgement::Unusable(lost_end))
 }
 
-/// Streams the entries of a hint file [`verify`] accepted through `f`. Checking first
+/// Streams the entries of a hint file [`judge`] found usable through `f`. Checking first
 /// and applying second costs a second read (cheap: one CRC over large buffers), where
 /// undoing keydir changes made from a hint that turned out bad would not be cheap.
 pub(crate) fn entries(
@@ -259,11 +267,9 @@ mod tests {
         std::fs::write(&path, bytes).unwrap();
         let file = StdFs.open(&path, OpenMode::Read).unwrap();
         let mut seen = 0;
-        let valid = match verify(&file, id).unwrap() {
-            Some(intact) if intact.describes(data_len) => {
-                entries(&file, id, |_, _| seen += 1).unwrap()
-            }
-            _ => false,
+        let valid = match judge(&file, id, data_len).unwrap() {
+            Judgement::Usable { .. } => entries(&file, id, |_, _| seen += 1).unwrap(),
+            Judgement::Unusable(_) => false,
         };
         assert!(valid || seen == 0, "entries applied from an invalid hint");
         valid
@@ -272,7 +278,10 @@ mod tests {
     /// Truncation damage the hint at `path` reports for a data file of `len` bytes.
     fn truncation(path: &Path, id: u32, len: u64) -> Option<Damage> {
         let file = StdFs.open(path, OpenMode::Read).unwrap();
-        verify(&file, id).unwrap()?.truncation(len)
+        match judge(&file, id, len).unwrap() {
+            Judgement::Unusable(damage) => damage,
+            Judgement::Usable { .. } => None,
+        }
     }
 
     #[test]

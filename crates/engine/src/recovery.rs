@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::format::header::{FileHeader, FileKind, Magic, HEADER_LEN};
 use crate::format::manifest;
 use crate::fs::{self, Entry};
-use crate::hintfile;
+use crate::hintfile::{self, Judgement};
 use crate::keydir::{Keydir, Loc, Offer, Recovered};
 use crate::vfs::{OpenMode, Vfs};
 use crate::writer::Writer;
@@ -234,16 +234,16 @@ impl FileLoad<'_> {
         };
         if Some(id) != active_id && self.hint_ids.contains(&id) {
             match load_hint(opts, loader, df, len)? {
-                HintLoad::Loaded(bytes) => {
+                Judgement::Usable { bytes } => {
                     df.set_hint(bytes);
                     out.from_hint = true;
                     return Ok(out);
                 }
-                HintLoad::Unusable(Some(d)) => {
+                Judgement::Unusable(Some(d)) => {
                     tracing::warn!(file_id = id, reason = %d.reason, "sealed data file lost its end");
                     out.damage.push((id, d));
                 }
-                HintLoad::Unusable(None) => {}
+                Judgement::Unusable(None) => {}
             }
         }
         let path = fs::data_path(dir, id);
@@ -585,32 +585,24 @@ fn transfer_counters(from: &DataFile, to: &DataFile) {
     to.counters.restore(&s);
 }
 
-/// What [`load_hint`] did.
-enum HintLoad {
-    /// The hint (of this many bytes) proved valid and its entries are in the keydir.
-    Loaded(u64),
-    /// The hint is missing, damaged or describes another length: scan instead. An
-    /// intact hint describing a longer file also names the damage.
-    Unusable(Option<Damage>),
-}
-
-/// Loads a hint file if, and only if, it validates completely first.
+/// Loads a hint file if, and only if, it validates completely first. Returns the
+/// judgement of the hint: when it is [`Judgement::Usable`], its entries are now in the
+/// keydir; otherwise the data file must be scanned.
 fn load_hint(
     opts: &Options,
     loader: &Loader<'_>,
     df: &Arc<DataFile>,
     data_len: u64,
-) -> Result<HintLoad> {
+) -> Result<Judgement> {
     let path = fs::hint_path(&opts.dir, df.id);
     let Ok(file) = opts.fs.open(&path, OpenMode::Read) else {
-        return Ok(HintLoad::Unusable(None));
+        return Ok(Judgement::Unusable(None));
     };
     let read_error = |e| Error::io("read", &path, e);
-    let intact = hintfile::verify(&file, df.id).map_err(read_error)?;
-    let usable = match intact {
-        Some(i) if i.describes(data_len) => {
+    let damage = match hintfile::judge(&file, df.id, data_len).map_err(read_error)? {
+        Judgement::Usable { bytes } => {
             let mut batch = Batch::new(loader, df);
-            hintfile::entries(&file, df.id, |e, key| {
+            let applied = hintfile::entries(&file, df.id, |e, key| {
                 let loc = Loc {
                     file_id: df.id,
                     offset: e.offset,
@@ -618,15 +610,16 @@ fn load_hint(
                 };
                 batch.push(key, loc, e.seq, e.expiry, e.tombstone);
             })
-            .map_err(read_error)?
+            .map_err(read_error)?;
+            // Dropping the batch applies what it still holds.
+            drop(batch);
+            if applied {
+                return Ok(Judgement::Usable { bytes });
+            }
+            None
         }
-        _ => false,
+        Judgement::Unusable(damage) => damage,
     };
-    if let (true, Some(i)) = (usable, intact) {
-        return Ok(HintLoad::Loaded(i.bytes));
-    }
     tracing::warn!(file = %path.display(), "hint file invalid; scanning the data file instead");
-    Ok(HintLoad::Unusable(
-        intact.and_then(|i| i.truncation(data_len)),
-    ))
+    Ok(Judgement::Unusable(damage))
 }
