@@ -97,9 +97,7 @@ impl<'a> Keyspace<'a> {
     /// Oversized keys and values are refused here, per command, so one bad
     /// command cannot fail the batch it shares with other clients.
     pub fn put(&mut self, key: &Bytes, value: Bytes, expiry: Option<u64>) -> Result<(), Frame> {
-        if let Some(e) = &self.failed {
-            return Err(Frame::error_owned(e.clone()));
-        }
+        self.healthy()?;
         if key.len() > MAX_KEY_SIZE {
             return Err(Frame::error("ERR key too large"));
         }
@@ -114,9 +112,7 @@ impl<'a> Keyspace<'a> {
 
     /// Deletes `key`; returns whether it was live.
     pub fn delete(&mut self, key: &Bytes) -> Result<bool, Frame> {
-        if let Some(e) = &self.failed {
-            return Err(Frame::error_owned(e.clone()));
-        }
+        self.healthy()?;
         let live = self.exists(key);
         if live {
             self.delete_live(key)?;
@@ -127,9 +123,7 @@ impl<'a> Keyspace<'a> {
     /// Deletes `key`, which the caller has just read as live in this group
     /// (so, unlike [`Keyspace::delete`], it is not looked up again).
     pub fn delete_live(&mut self, key: &Bytes) -> Result<(), Frame> {
-        if let Some(e) = &self.failed {
-            return Err(Frame::error_owned(e.clone()));
-        }
+        self.healthy()?;
         self.wrote = true;
         self.overlay.insert(key.clone(), None);
         Ok(())
@@ -146,9 +140,7 @@ impl<'a> Keyspace<'a> {
     /// Deletes every key: commits what the group wrote so far, then clears the
     /// engine. The overlay is emptied since the engine is now the truth.
     pub fn flush(&mut self, durability: Durability) -> Result<u64, Frame> {
-        if let Some(e) = &self.failed {
-            return Err(Frame::error_owned(e.clone()));
-        }
+        self.healthy()?;
         self.commit(durability).map_err(Frame::error_owned)?;
         self.wrote = true;
         match self.db.clear() {
@@ -197,6 +189,15 @@ impl<'a> Keyspace<'a> {
             self.failed = Some(msg.clone());
             msg
         })
+    }
+
+    /// The latched commit failure, as the error every later command of the
+    /// group gets.
+    fn healthy(&self) -> Result<(), Frame> {
+        match &self.failed {
+            Some(e) => Err(Frame::error_owned(e.clone())),
+            None => Ok(()),
+        }
     }
 
     fn alive(&self, e: &Entry) -> bool {
