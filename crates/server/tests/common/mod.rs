@@ -38,8 +38,14 @@ impl TestServer {
     }
 
     /// A server over an existing directory (for restart tests).
-    pub fn start_in(dir: &Path, mut config: ServerConfig) -> TestServer {
+    pub fn start_in(dir: &Path, config: ServerConfig) -> TestServer {
         let db = Bitcask::builder(dir).sync(config.sync).open().unwrap();
+        Self::serve(db, dir, config)
+    }
+
+    /// A server over an open database (on a simulated file system, say);
+    /// `dir` is only recorded.
+    pub fn serve(db: Bitcask, dir: &Path, mut config: ServerConfig) -> TestServer {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         std_listener.set_nonblocking(true).unwrap();
         let addr = std_listener.local_addr().unwrap();
