@@ -14,8 +14,11 @@
 # $OUT (default target/bench-server).
 #
 # Each measurement is repeated REPEAT times (default 3), alternating ours and
-# Redis every time; the table shows the run with the median ops/s, because a
-# shared 2-core machine is noisy.
+# Redis every time, and the one that goes first alternates too (ours in odd
+# repetitions): whichever runs first in a pair meets the writeback the
+# previous runs left behind. Each durability pair starts after a `sync`. The
+# table shows the run with the median ops/s, because a shared 2-core machine
+# is noisy. $OUT/raw.csv lists every run in the order it was taken.
 #
 # Knobs: QUICK=1, N=<requests>, ALWAYS_N=<requests for the fsync-always pair>,
 # REPEAT=<n>, SKIP_BUILD=1, BIN=<path to ccbitcask>, PORT_OURS, PORT_REDIS.
@@ -86,13 +89,18 @@ declare -A RSS
 for pair in "everysec interval:1000 $N" "always always $ALWAYS_N"; do
     read -r redis_fsync our_sync n <<<"$pair"
     echo "== appendfsync $redis_fsync vs --sync $our_sync (-n $n)" >&2
+    sync
     start_ours "$our_sync"
     start_redis "$redis_fsync"
-    for _ in $(seq 1 "$REPEAT"); do
+    for r in $(seq 1 "$REPEAT"); do
         for pipeline in 1 16; do
-            # Alternate, ours first then Redis, so drift hits both equally.
-            bench "ours-$redis_fsync" "$PORT_OURS" "$pipeline" "$n"
-            bench "redis-$redis_fsync" "$PORT_REDIS" "$pipeline" "$n"
+            if ((r % 2)); then
+                bench "ours-$redis_fsync" "$PORT_OURS" "$pipeline" "$n"
+                bench "redis-$redis_fsync" "$PORT_REDIS" "$pipeline" "$n"
+            else
+                bench "redis-$redis_fsync" "$PORT_REDIS" "$pipeline" "$n"
+                bench "ours-$redis_fsync" "$PORT_OURS" "$pipeline" "$n"
+            fi
         done
     done
     stop "$OURS_PID" "$PORT_OURS"
