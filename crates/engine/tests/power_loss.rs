@@ -12,43 +12,13 @@
 
 mod support;
 
-use ccbitcask_engine::{check_with, Bitcask, SyncPolicy, WriteBatch};
+use ccbitcask_engine::{check_with, SyncPolicy, WriteBatch};
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::{diff, dump, env_count, open_tiny, sim_dir, ManualClock, SimFs, SimImage};
-
-fn boot(img: &SimImage, policy: SyncPolicy) -> (SimFs, Bitcask) {
-    let sim = SimFs::from_image(img);
-    let report = check_with(&sim, &sim_dir()).unwrap();
-    support::assert_clean(&report, "power loss left corruption, not just a torn tail");
-    let db = open_tiny(
-        &sim_dir(),
-        Arc::new(sim.clone()),
-        ManualClock::new(),
-        300,
-        policy,
-    )
-    .unwrap();
-    assert!(db.open_report().damage.is_empty(), "{:?}", db.open_report());
-    (sim, db)
-}
-
-/// A fresh, empty database on a new `SimFs` (whose handle is returned for power cuts).
-fn fresh(max_file_size: u64, policy: SyncPolicy) -> (SimFs, Bitcask) {
-    let sim = SimFs::new();
-    let db = open_tiny(
-        &sim_dir(),
-        Arc::new(sim.clone()),
-        ManualClock::new(),
-        max_file_size,
-        policy,
-    )
-    .unwrap();
-    (sim, db)
-}
+use support::{boot, diff, dump, env_count, fresh, open_tiny, sim_dir, ManualClock, SimFs};
 
 #[test]
 fn always_loses_nothing_acknowledged_with_concurrent_writers() {

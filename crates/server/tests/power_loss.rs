@@ -3,7 +3,8 @@
 //! fsyncs.
 //!
 //! The server runs over the engine's simulated file system (`SimFs`, from the
-//! engine's test support), which keeps each file's bytes as of its last fsync.
+//! engine's test support), which keeps each file's bytes as of its last fsync;
+//! each image is booted as the engine's own power-loss tests boot theirs.
 //! Clients record a write only after its reply arrives; a power-loss image
 //! taken after that must hold it. `kill -9` tests cannot see this promise: the
 //! page cache survives them.
@@ -16,24 +17,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ccbitcask_engine::{check_with, SyncPolicy};
+use ccbitcask_engine::SyncPolicy;
 use common::TestServer;
-use sim::{open_tiny, sim_dir, ManualClock, SimFs, SimImage};
+use sim::{sim_dir, SimImage};
 
 const CLIENTS: usize = 6;
 
 #[test]
 fn always_acknowledges_only_durable_writes() {
-    let sim = SimFs::new();
     // Small files, so rollovers (and their hint writers) happen under load too.
-    let db = open_tiny(
-        &sim_dir(),
-        Arc::new(sim.clone()),
-        ManualClock::new(),
-        16 * 1024,
-        SyncPolicy::Always,
-    )
-    .unwrap();
+    let (sim, db) = sim::fresh(16 * 1024, SyncPolicy::Always);
     let mut config = common::always();
     config.threads = 3;
     let server = TestServer::serve(db, &sim_dir(), config);
@@ -83,17 +76,7 @@ fn always_acknowledges_only_durable_writes() {
 
     let mut verified = 0;
     for (i, (before, image)) in cuts.iter().enumerate() {
-        let booted = SimFs::from_image(image);
-        let report = check_with(&booted, &sim_dir()).unwrap();
-        sim::assert_clean(&report, "power loss left corruption, not just a torn tail");
-        let db = open_tiny(
-            &sim_dir(),
-            Arc::new(booted),
-            ManualClock::new(),
-            16 * 1024,
-            SyncPolicy::Always,
-        )
-        .unwrap();
+        let (_, db) = sim::boot(image, SyncPolicy::Always);
         for (c, &count) in before.iter().enumerate() {
             for n in 0..count {
                 let key = format!("c{c}-{n}");

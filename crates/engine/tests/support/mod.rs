@@ -811,6 +811,39 @@ pub fn open_tiny(
         .open()
 }
 
+/// A fresh, empty database on a new `SimFs` (whose handle is returned for power cuts):
+/// tiny files of `max_file_size` bytes, no automatic merge.
+pub fn fresh(max_file_size: u64, policy: ccbitcask_engine::SyncPolicy) -> (SimFs, Bitcask) {
+    let sim = SimFs::new();
+    let db = open_tiny(
+        &sim_dir(),
+        Arc::new(sim.clone()),
+        ManualClock::new(),
+        max_file_size,
+        policy,
+    )
+    .unwrap();
+    (sim, db)
+}
+
+/// Boots a power-loss image as the machine would after the cut: `check` must find
+/// nothing but a torn tail, and the open must report no damage.
+pub fn boot(img: &SimImage, policy: ccbitcask_engine::SyncPolicy) -> (SimFs, Bitcask) {
+    let sim = SimFs::from_image(img);
+    let report = ccbitcask_engine::check_with(&sim, &sim_dir()).unwrap();
+    assert_clean(&report, "power loss left corruption, not just a torn tail");
+    let db = open_tiny(
+        &sim_dir(),
+        Arc::new(sim.clone()),
+        ManualClock::new(),
+        300,
+        policy,
+    )
+    .unwrap();
+    assert!(db.open_report().damage.is_empty(), "{:?}", db.open_report());
+    (sim, db)
+}
+
 /// Asserts `check` found no corruption; the failure message is `ctx` followed by
 /// the corruption found.
 #[track_caller]
