@@ -32,9 +32,7 @@ BASE_PORT=${BASE_PORT:-16700}
 
 names=(redis)
 ports=("$BASE_PORT")
-redis-server --port "$BASE_PORT" --bind 127.0.0.1 --save '' --appendonly yes \
-    --appendfsync "$FSYNC" --dir "$WORK" --logfile "$WORK/redis.log" &
-PIDS+=($!)
+start_redis_aof "$BASE_PORT" "$FSYNC" "$WORK"
 port=$BASE_PORT
 for spec in $SERVERS; do
     port=$((port + 1))

@@ -53,10 +53,8 @@ start_ours() { # sync policy
 start_redis() { # appendfsync
     rm -rf "$WORK/redis"
     mkdir -p "$WORK/redis"
-    redis-server --port "$PORT_REDIS" --bind 127.0.0.1 --save '' --appendonly yes \
-        --appendfsync "$1" --dir "$WORK/redis" --logfile "$WORK/redis.log" &
-    REDIS_PID=$!
-    PIDS+=("$REDIS_PID")
+    start_redis_aof "$PORT_REDIS" "$1" "$WORK/redis"
+    REDIS_PID=${PIDS[-1]}
     wait_port "$PORT_REDIS"
 }
 

@@ -1,6 +1,7 @@
 # Shared by the server benchmark scripts (sourced, not run): checks for Redis's
 # tools, makes a scratch directory $WORK, kills every pid in PIDS and removes
-# $WORK on exit, and waits for a server to answer PING.
+# $WORK on exit, starts Redis the one way both scripts compare against, and
+# waits for a server to answer PING.
 
 for tool in redis-server redis-benchmark redis-cli; do
     command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y redis-server redis-tools" >&2; exit 2; }
@@ -22,4 +23,13 @@ wait_port() { # port
     done
     echo "server on port $1 did not start" >&2
     exit 1
+}
+
+# Starts redis-server in the background as the reference: AOF on with the given
+# appendfsync, no RDB snapshots, data in DIR. Its pid is added to PIDS (and is
+# ${PIDS[-1]} right after the call).
+start_redis_aof() { # port appendfsync dir
+    redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly yes \
+        --appendfsync "$2" --dir "$3" --logfile "$3/redis.log" &
+    PIDS+=($!)
 }
