@@ -27,6 +27,9 @@ const HAS_EXPIRY: u32 = 1 << 31;
 /// (whose top byte is always zero).
 const CHECK_SHIFT: u32 = 24;
 
+/// The [`KeyRef`] bits of a slot's `key_hi`, below the check byte.
+const KEY_HI_BITS: u32 = (1 << CHECK_SHIFT) - 1;
+
 /// A key's check byte: eight hash bits that neither the index tag (bits 56..64), the
 /// shard (bits 40..45) nor group selection (the low bits) use. The slot has to be read
 /// for a tag match anyway; the check byte then settles 255 of 256 tag collisions
@@ -62,13 +65,13 @@ impl Slot {
         slot
     }
     fn key(&self) -> KeyRef {
-        KeyRef::from_parts(self.key_lo, self.key_hi & ((1 << CHECK_SHIFT) - 1))
+        KeyRef::from_parts(self.key_lo, self.key_hi & KEY_HI_BITS)
     }
     /// Moves the key (arena compaction), keeping its check byte.
     fn set_key(&mut self, key: KeyRef) {
         let (lo, hi) = key.parts();
         self.key_lo = lo;
-        self.key_hi = (self.key_hi & !((1 << CHECK_SHIFT) - 1)) | hi;
+        self.key_hi = (self.key_hi & !KEY_HI_BITS) | hi;
     }
     fn check(&self) -> u8 {
         (self.key_hi >> CHECK_SHIFT) as u8
