@@ -58,10 +58,17 @@ impl Inner {
     }
 
     /// The active file's id; `None` for a read-only handle.
+    ///
+    /// A poisoned writer lock still names its active file: merge planning and hint
+    /// restoration must go on treating that file as active, never as a sealed one they
+    /// may rewrite or hint.
     pub(crate) fn active_id(&self) -> Option<u32> {
-        self.writer
-            .as_ref()
-            .and_then(|w| w.lock().ok().map(|w| w.active.id))
+        self.writer.as_ref().map(|w| {
+            w.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .active
+                .id
+        })
     }
 
     pub(crate) fn file(&self, id: u32) -> Option<Arc<DataFile>> {
@@ -437,5 +444,30 @@ impl Inner {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_poisoned_writer_lock_still_names_the_active_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Bitcask::builder(dir.path()).open().unwrap();
+        db.put(b"k", b"v").unwrap();
+        let inner = Arc::clone(&db.handle.inner);
+        let active = inner.active_id();
+        assert!(active.is_some());
+        let poisoner = Arc::clone(&inner);
+        let panicked = std::thread::spawn(move || {
+            let _held = poisoner.writer.as_ref().unwrap().lock();
+            panic!("poisoning the writer lock on purpose");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(inner.writer.as_ref().unwrap().is_poisoned());
+        // Otherwise merge planning would count the active file among the sealed ones.
+        assert_eq!(inner.active_id(), active);
     }
 }
