@@ -164,21 +164,11 @@ impl VfsFile for StdFile {
     }
 }
 
-/// Linux's `O_NOATIME`, on the architectures where its value is the generic one.
-const O_NOATIME: Option<i32> = if cfg!(all(
-    target_os = "linux",
-    any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64",
-        target_arch = "arm",
-        target_arch = "riscv64"
-    )
-)) {
-    Some(0o1_000_000)
-} else {
-    None
-};
+/// Linux's `O_NOATIME` (its value differs between architectures, so it comes from libc).
+#[cfg(target_os = "linux")]
+const O_NOATIME: Option<i32> = Some(libc::O_NOATIME);
+#[cfg(not(target_os = "linux"))]
+const O_NOATIME: Option<i32> = None;
 
 /// Opens with `O_NOATIME` where it is allowed: every `get` is a read of a data file, and
 /// without it each read also checks (and once a day writes) the file's access time,
