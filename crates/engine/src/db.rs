@@ -234,7 +234,8 @@ impl Bitcask {
     /// fetches their keydir entries into the CPU cache together, so the cache misses of
     /// all the lookups overlap instead of queueing. A performance hint only: it reads no
     /// file, changes nothing, and the reads that follow answer exactly as without it.
-    pub fn prefetch<K: AsRef<[u8]>>(&self, keys: &[K]) {
+    /// One key alone is not worth it and is skipped.
+    pub fn prefetch<K: AsRef<[u8]>>(&self, keys: impl IntoIterator<Item = K>) {
         self.inner().keydir.prefetch_many(keys);
     }
 

@@ -473,18 +473,11 @@ fn run_read_batch(shared: &Shared, items: Vec<Item>) -> Vec<Frame> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     });
     // A pipeline of reads pays one keydir cache miss after another; fetched together
-    // first, the misses overlap. A lone key has nothing to overlap with, and the common
-    // `-P 1` request allocates nothing for it.
-    let values_read = || {
-        items.iter().flat_map(|i| match i {
-            Item::One(c) => c.values_read(),
-            _ => &[],
-        })
-    };
-    if values_read().nth(1).is_some() {
-        let keys: Vec<&[u8]> = values_read().map(|k| &k[..]).collect();
-        shared.db.prefetch(&keys);
-    }
+    // first, the misses overlap.
+    shared.db.prefetch(items.iter().flat_map(|i| match i {
+        Item::One(c) => c.values_read(),
+        _ => &[],
+    }));
     let mut ks = Keyspace::new(&shared.db);
     writer::execute(
         items,

@@ -113,16 +113,30 @@ impl Keydir {
     /// Brings everything a lookup of each of `keys` reads into the CPU cache, so that
     /// lookups made right after hit it: first every key's index line, then, once those
     /// have arrived, the entries their tags point at. The misses of a run of keys
-    /// overlap instead of each lookup waiting for two in turn.
-    pub fn prefetch_many<K: AsRef<[u8]>>(&self, keys: &[K]) {
-        for run in keys.chunks(PREFETCH_RUN) {
+    /// overlap instead of each lookup waiting for two in turn. A lone key has nothing
+    /// to overlap with, so it is left to its lookup.
+    pub fn prefetch_many<K: AsRef<[u8]>>(&self, keys: impl IntoIterator<Item = K>) {
+        let mut keys = keys.into_iter().peekable();
+        let Some(first) = keys.next() else {
+            return;
+        };
+        if keys.peek().is_none() {
+            return;
+        }
+        let mut keys = std::iter::once(first).chain(keys);
+        loop {
             let mut located = [(0u64, 0usize); PREFETCH_RUN];
-            for (at, key) in located.iter_mut().zip(run) {
+            let mut n = 0;
+            for (at, key) in located.iter_mut().zip(keys.by_ref()) {
                 *at = self.locate(key.as_ref());
                 self.read(at.1).prefetch(at.0);
+                n += 1;
             }
-            for &(hash, i) in &located[..run.len()] {
+            for &(hash, i) in &located[..n] {
                 self.read(i).prefetch_entries(hash);
+            }
+            if n < PREFETCH_RUN {
+                return;
             }
         }
     }
