@@ -436,7 +436,7 @@ impl Inner {
             return Ok(());
         }
         let result = if self.writer.is_some() && !self.poisoned.load(SeqCst) {
-            self.sync_all()
+            self.sync_all().and_then(|()| self.trim_active())
         } else {
             Ok(())
         };

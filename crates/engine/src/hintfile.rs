@@ -31,7 +31,7 @@ pub(crate) fn write_atomically(fs: &dyn Vfs, dir: &Path, path: &Path, bytes: &[u
     let file = fs
         .open(&tmp, OpenMode::CreateNew)
         .map_err(|e| Error::io("create", &tmp, e))?;
-    file.append_all(&mut [IoSlice::new(bytes)])
+    file.write_all_at(&mut [IoSlice::new(bytes)], 0)
         .and_then(|()| file.sync_data())
         .map_err(|e| Error::io("write", &tmp, e))?;
     drop(file);

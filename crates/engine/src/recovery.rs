@@ -34,6 +34,10 @@ pub struct OpenReport {
     pub damage: Vec<(u32, Damage)>,
     /// A torn tail cut off the active file: (file id, offset cut at, bytes removed).
     pub truncated_tail: Option<(u32, u64, u64)>,
+    /// Zeros the writer had preallocated, cut off the end of the active file after it
+    /// stopped without closing: (file id, offset cut at, bytes removed). Nothing is
+    /// lost with them.
+    pub trimmed_zeros: Option<(u32, u64, u64)>,
     /// An interrupted merge that was completed at open (its input file ids).
     pub completed_merge: Vec<u32>,
 }
@@ -207,6 +211,8 @@ struct Loaded {
     damage: Vec<(u32, Damage)>,
     /// A torn tail cut off the active file: (id, offset cut at, bytes removed).
     truncated: Option<(u32, u64, u64)>,
+    /// Preallocated zeros cut off the active file: (id, offset cut at, bytes removed).
+    trimmed: Option<(u32, u64, u64)>,
 }
 
 /// Everything loading one file needs; shared by the loader threads.
@@ -231,6 +237,7 @@ impl FileLoad<'_> {
             from_hint: false,
             damage: Vec::new(),
             truncated: None,
+            trimmed: None,
         };
         if Some(id) != active_id && self.hint_ids.contains(&id) {
             match load_hint(opts, loader, df, len)? {
@@ -286,19 +293,30 @@ impl FileLoad<'_> {
         }
         if torn_active {
             let cut = end.committed_end;
+            // Nothing but the writer's preallocated zeros after the last record: the
+            // log ended cleanly there.
+            let only_zeros = end.zero_tail == len - cut;
             if writable {
                 if end.dropped_valid {
                     preserve_cut(fs.as_ref(), dir, &df.file, id, cut, len)?;
                 }
                 let f = fs
-                    .open(&path, OpenMode::Append)
+                    .open(&path, OpenMode::Write)
                     .map_err(|e| Error::io("open", &path, e))?;
                 f.set_len(cut)
                     .and_then(|()| f.sync_data())
-                    .map_err(|e| Error::io("truncate torn tail of", &path, e))?;
-                tracing::warn!(file_id = id, offset = cut, bytes = len - cut, file = %path.display(), "truncated a torn tail");
+                    .map_err(|e| Error::io("truncate the tail of", &path, e))?;
+                if only_zeros {
+                    tracing::info!(file_id = id, offset = cut, bytes = len - cut, file = %path.display(), "trimmed preallocated zeros");
+                } else {
+                    tracing::warn!(file_id = id, offset = cut, bytes = len - cut, file = %path.display(), "truncated a torn tail");
+                }
             }
-            out.truncated = Some((id, cut, len - cut));
+            if only_zeros {
+                out.trimmed = Some((id, cut, len - cut));
+            } else {
+                out.truncated = Some((id, cut, len - cut));
+            }
         }
         Ok(out)
     }
@@ -475,12 +493,13 @@ pub(crate) fn open(opts: Options) -> Result<Inner> {
             report.files_scanned += 1;
         }
         report.damage.extend(o.damage);
-        if let Some((id, cut, removed)) = o.truncated {
+        if let Some((id, cut, _)) = o.truncated.or(o.trimmed) {
             if writable {
                 lens.insert(id, cut);
             }
-            report.truncated_tail = Some((id, cut, removed));
         }
+        report.truncated_tail = report.truncated_tail.or(o.truncated);
+        report.trimmed_zeros = report.trimmed_zeros.or(o.trimmed);
     }
     report.damage.sort_by_key(|(id, d)| (*id, d.offset));
     let max_seq = keydir.finish_recovery().max(
@@ -525,7 +544,7 @@ pub(crate) fn open(opts: Options) -> Result<Inner> {
         Some((id, len)) => {
             let path = fs::data_path(&dir, id);
             let file = fs
-                .open(&path, OpenMode::Append)
+                .open(&path, OpenMode::Write)
                 .map_err(|e| Error::io("open", &path, e))?;
             let old = inner.file(id);
             let df = Arc::new(DataFile::new(id, FileKind::Log, file));
@@ -538,12 +557,7 @@ pub(crate) fn open(opts: Options) -> Result<Inner> {
         None => (inner.create_data_file(FileKind::Log)?, HEADER_LEN as u64),
     };
     let mut inner = inner;
-    inner.writer = Some(Mutex::new(Writer {
-        active,
-        offset,
-        next_seq: max_seq + 1,
-        scratch: Vec::new(),
-    }));
+    inner.writer = Some(Mutex::new(Writer::new(active, offset, max_seq + 1)));
     Ok(inner)
 }
 

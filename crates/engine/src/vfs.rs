@@ -17,9 +17,9 @@ use std::sync::Arc;
 pub enum OpenMode {
     /// Read only; the file must exist.
     Read,
-    /// Read and append; the file must exist.
-    Append,
-    /// Read and append; the file must not exist yet.
+    /// Read and write at offsets the caller chooses; the file must exist.
+    Write,
+    /// Read and write at offsets the caller chooses; the file must not exist yet.
     CreateNew,
 }
 
@@ -31,8 +31,13 @@ pub enum OpenMode {
 pub trait VfsFile: Send + Sync + fmt::Debug {
     /// Positioned read; may return fewer bytes than asked at end of file.
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
-    /// Appends at the end of the file in one call where possible; may write less.
-    fn append(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+    /// Positioned write of `bufs`, in order, from `offset`, overwriting what is there and
+    /// extending the file past its end; may write less.
+    ///
+    /// Files are never opened `O_APPEND`: the writer overwrites the zeros it
+    /// preallocates in the active file (see `writer.rs`), and every writer already knows
+    /// where its next byte goes.
+    fn write_at(&self, bufs: &[IoSlice<'_>], offset: u64) -> io::Result<usize>;
     /// Makes the file's data durable (`fdatasync`).
     fn sync_data(&self) -> io::Result<()>;
     /// Current length.
@@ -56,48 +61,29 @@ pub trait VfsFile: Send + Sync + fmt::Debug {
         Ok(())
     }
 
-    /// Appends like [`VfsFile::append`] when the caller knows the file's length is `end`
-    /// (the writer tracks it). The default appends; [`StdFs`] files use a positioned
-    /// write, which skips the file-position lock every `write()` on a descriptor shared
-    /// between threads takes.
-    fn append_at(&self, bufs: &[IoSlice<'_>], end: u64) -> io::Result<usize> {
-        let _ = end;
-        self.append(bufs)
-    }
-
-    /// Appends every byte of `bufs`, looping over short writes.
-    fn append_all(&self, bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
-        append_loop(self, bufs, None)
-    }
-
-    /// [`VfsFile::append_all`] for a file whose length the caller knows is `end`.
-    fn append_all_at(&self, bufs: &mut [IoSlice<'_>], end: u64) -> io::Result<()> {
-        append_loop(self, bufs, Some(end))
-    }
-}
-
-fn append_loop<F: VfsFile + ?Sized>(
-    file: &F,
-    mut bufs: &mut [IoSlice<'_>],
-    mut end: Option<u64>,
-) -> io::Result<()> {
-    IoSlice::advance_slices(&mut bufs, 0);
-    while !bufs.is_empty() {
-        let written = match end {
-            Some(at) => file.append_at(bufs, at),
-            None => file.append(bufs),
-        };
-        match written {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                IoSlice::advance_slices(&mut bufs, n);
-                end = end.map(|at| at + n as u64);
+    /// Writes every byte of `bufs` from `offset`, looping over short writes.
+    fn write_all_at(&self, mut bufs: &mut [IoSlice<'_>], mut offset: u64) -> io::Result<()> {
+        IoSlice::advance_slices(&mut bufs, 0);
+        while !bufs.is_empty() {
+            match self.write_at(bufs, offset) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    IoSlice::advance_slices(&mut bufs, n);
+                    offset += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
         }
+        Ok(())
     }
-    Ok(())
+
+    /// Writes every byte of `bufs` at the current end of the file, for a file written
+    /// front to back in pieces whose offsets the caller does not track (merge output).
+    fn append_all(&self, bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+        let end = self.len()?;
+        self.write_all_at(bufs, end)
+    }
 }
 
 /// A held directory lock; dropping it releases the lock.
@@ -136,21 +122,12 @@ impl VfsFile for StdFile {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         self.0.read_at(buf, offset)
     }
-    fn append(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        // The file is opened with O_APPEND, so this lands at the end in one call; a lone
-        // buffer takes the cheaper write() path rather than writev().
-        match bufs {
-            [one] => (&self.0).write(one),
-            _ => (&self.0).write_vectored(bufs),
-        }
-    }
-    fn append_at(&self, bufs: &[IoSlice<'_>], end: u64) -> io::Result<usize> {
-        // pwrite() takes no file-position lock (write() does once the process has
-        // threads). On Linux an O_APPEND file appends whatever the offset; `end` is the
-        // length anyway, so elsewhere it lands in the same place.
-        match bufs {
-            [one] => self.0.write_at(one, end),
-            _ => (&self.0).write_vectored(bufs),
+    fn write_at(&self, bufs: &[IoSlice<'_>], offset: u64) -> io::Result<usize> {
+        // std has no pwritev: several buffers (only records with a large value, which
+        // go out without a copy) take one pwrite each, through `write_all_at`'s loop.
+        match bufs.iter().find(|b| !b.is_empty()) {
+            Some(first) => self.0.write_at(first, offset),
+            None => Ok(0),
         }
     }
     fn sync_data(&self) -> io::Result<()> {
@@ -216,11 +193,11 @@ impl Vfs for StdFs {
         opts.read(true);
         match mode {
             OpenMode::Read => {}
-            OpenMode::Append => {
-                opts.append(true);
+            OpenMode::Write => {
+                opts.write(true);
             }
             OpenMode::CreateNew => {
-                opts.append(true).create_new(true);
+                opts.write(true).create_new(true);
             }
         }
         Ok(Arc::new(StdFile(open_noatime(&opts, path)?)))

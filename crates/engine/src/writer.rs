@@ -28,7 +28,28 @@ pub(crate) struct Writer {
     pub next_seq: u64,
     /// Reused encoding buffer.
     pub scratch: Vec<u8>,
+    /// End of the zeros preallocated after `offset` (at most `offset` when there are
+    /// none): see [`Inner::preallocate`].
+    pub zeroed: u64,
 }
+
+impl Writer {
+    /// A writer appending to `active` at `offset`, with nothing preallocated.
+    pub fn new(active: Arc<DataFile>, offset: u64, next_seq: u64) -> Self {
+        Self {
+            active,
+            offset,
+            next_seq,
+            scratch: Vec::new(),
+            zeroed: offset,
+        }
+    }
+}
+
+/// How far ahead the active file is zero-filled under [`SyncPolicy::Always`]. Filling
+/// and syncing 1 MiB took 1.1 ms on the benchmark machine, against 14.5 ms for 4 MiB;
+/// at 153-byte records it lasts about 6,800 writes.
+const PREALLOCATE: u64 = 1 << 20;
 
 /// One operation handed to [`Inner::write_ops`].
 #[derive(Clone, Copy, Debug)]
@@ -165,6 +186,7 @@ impl Inner {
         if w.offset > HEADER_LEN as u64 && w.offset + total > self.opts.max_file_size {
             self.rollover(&mut w)?;
         }
+        self.preallocate(&mut w, total)?;
         let first_seq = w.next_seq;
         let last = ops.len() - 1;
         // Headers, keys and small values are copied into one reused buffer so a typical
@@ -230,7 +252,7 @@ impl Inner {
         for op in ops.iter().take(PREFETCH) {
             self.keydir.prefetch(op.key());
         }
-        let appended = w.active.file.append_all_at(slices, w.offset);
+        let appended = w.active.file.write_all_at(slices, w.offset);
         // Keep the buffer for the next write unless one huge batch inflated it.
         if scratch.capacity() <= 1 << 20 {
             w.scratch = scratch;
@@ -345,9 +367,76 @@ impl Inner {
         self.sync_upto(self.written_seq.load(SeqCst))
     }
 
+    /// Under [`SyncPolicy::Always`], makes sure the `len` bytes about to be appended
+    /// land on zeros already written and synced, by writing and syncing the next
+    /// [`PREALLOCATE`] bytes of zeros when they would not.
+    ///
+    /// Why: an `fdatasync` after an append must also journal the file's new size and
+    /// block allocation; after an overwrite in place it flushes only the data. That
+    /// made each sync about 1.4× faster here (128–144 µs against 174–227 µs for
+    /// 153-byte writes) and the machine spend 20–25 µs less CPU on it, and under
+    /// `Always` every acknowledged write waits for one. Redis's AOF, and the other
+    /// policies, append. The zeros are never records: recovery and `check` read zeros
+    /// running to the end of the newest log file as its end (see `datafile::scan`), and
+    /// sealing and closing trim them off.
+    fn preallocate(&self, w: &mut Writer, len: u64) -> Result<()> {
+        let end = w.offset + len;
+        // A write larger than one step appends past the zeros: filling its space first
+        // would double its cost for one fsync's journal entry.
+        if self.opts.sync != SyncPolicy::Always || end <= w.zeroed || len > PREALLOCATE {
+            return Ok(());
+        }
+        // Never past the file size limit, unless this record alone passes it.
+        let to = end
+            .next_multiple_of(PREALLOCATE)
+            .min(self.opts.max_file_size.max(end));
+        let from = w.zeroed.max(w.offset);
+        let zeros = vec![0u8; usize::try_from(to - from).unwrap_or(usize::MAX)];
+        let filled = w
+            .active
+            .file
+            .write_all_at(&mut [IoSlice::new(&zeros)], from)
+            .and_then(|()| w.active.file.sync_data());
+        if let Err(e) = filled {
+            let path = fs::data_path(&self.opts.dir, w.active.id);
+            return Err(self.poison(Error::io("preallocate", path, e)));
+        }
+        w.zeroed = to;
+        Ok(())
+    }
+
+    /// Cuts the preallocated zeros off the active file, so that a sealed or closed file
+    /// ends at its last record; the caller syncs.
+    pub(crate) fn trim(&self, w: &mut Writer) -> Result<()> {
+        if w.zeroed > w.offset {
+            if let Err(e) = w.active.file.set_len(w.offset) {
+                let path = fs::data_path(&self.opts.dir, w.active.id);
+                return Err(self.poison(Error::io("trim preallocated zeros of", path, e)));
+            }
+            w.zeroed = w.offset;
+        }
+        Ok(())
+    }
+
+    /// Trims the active file's preallocated zeros and syncs that, at close.
+    pub(crate) fn trim_active(&self) -> Result<()> {
+        let mut w = self.writer()?;
+        if w.zeroed == w.offset {
+            return Ok(());
+        }
+        self.trim(&mut w)?;
+        w.active.file.sync_data().map_err(|e| {
+            let path = fs::data_path(&self.opts.dir, w.active.id);
+            self.poison(Error::io("fsync", path, e))
+        })
+    }
+
     /// Seals the active file (fsync, hint in the background) and starts the next one.
     pub(crate) fn rollover(&self, w: &mut Writer) -> Result<()> {
         let sealed = Arc::clone(&w.active);
+        // Trimmed and synced before the next file exists, so that only the newest log
+        // file can ever end in zeros.
+        self.trim(w)?;
         if let Err(e) = sealed.file.sync_data() {
             let path = fs::data_path(&self.opts.dir, sealed.id);
             return Err(self.poison(Error::io("fsync", path, e)));
@@ -359,6 +448,7 @@ impl Inner {
             .map_err(|e| self.poison(e))?;
         w.active = next;
         w.offset = HEADER_LEN as u64;
+        w.zeroed = w.offset;
         self.spawn_hint_writer(vec![sealed.id], std::time::Duration::ZERO);
         Ok(())
     }
@@ -383,7 +473,7 @@ impl Inner {
             file_id: id,
         }
         .encode();
-        file.append_all(&mut [IoSlice::new(&header)])
+        file.write_all_at(&mut [IoSlice::new(&header)], 0)
             .and_then(|()| file.sync_data())
             .map_err(|e| Error::io("write header of", &path, e))?;
         self.opts

@@ -5,6 +5,11 @@
 //! next offset where a complete record with a matching CRC begins. Callers decide what a
 //! damaged range means: a torn tail of the active file is truncated, damage anywhere else
 //! is reported and skipped, and no byte of it is ever served.
+//!
+//! Zeros from some offset to the end of the file are reported as such rather than
+//! searched for records: the writer preallocates zeros after its last record under
+//! `SyncPolicy::Always` (see `writer.rs`), so in the newest log file they are its end.
+//! An all-zero record header never has a valid CRC, so zeros are never a record.
 
 use crate::format::header::HEADER_LEN;
 use crate::format::record::{self, RecordMeta, RECORD_HEADER_LEN};
@@ -37,6 +42,11 @@ pub enum Item<'a> {
         /// Where the next valid record starts, or `None` if none follows (a tail).
         resumed_at: Option<u64>,
     },
+    /// Zeros from `offset` to the end of the file, where a record was expected.
+    Zeros {
+        /// Where they start.
+        offset: u64,
+    },
     /// The end of the file.
     End,
 }
@@ -50,11 +60,14 @@ pub struct Scanner {
     /// File offset of `buf[0]`.
     buf_off: u64,
     pos: usize,
+    /// See [`Scanner::data_end`].
+    data_end: Option<u64>,
 }
 
 enum Step {
     Record(RecordMeta, usize),
     Damaged(String, Option<u64>),
+    Zeros,
     End,
 }
 
@@ -72,6 +85,7 @@ impl Scanner {
             buf: Vec::new(),
             buf_off: start,
             pos: 0,
+            data_end: None,
         }
     }
 
@@ -125,11 +139,37 @@ impl Scanner {
         }
     }
 
+    /// Where the file's trailing zeros start (`len` if it does not end in a zero), read
+    /// backwards from the end once, the first time damage needs it. No record lies
+    /// wholly in zeros (an all-zero header fails its CRC), so none starts there.
+    fn data_end(&mut self) -> io::Result<u64> {
+        if let Some(end) = self.data_end {
+            return Ok(end);
+        }
+        let mut end = self.len;
+        let mut piece = vec![0u8; 64 * 1024];
+        while end > 0 {
+            let n = usize::try_from(end).map_or(piece.len(), |e| e.min(piece.len()));
+            let from = end - n as u64;
+            self.file.read_exact_at(&mut piece[..n], from)?;
+            match piece[..n].iter().rposition(|&b| b != 0) {
+                Some(i) => {
+                    end = from + i as u64 + 1;
+                    break;
+                }
+                None => end = from,
+            }
+        }
+        self.data_end = Some(end);
+        Ok(end)
+    }
+
     /// Searches forward from the byte after the current position for a valid record.
     fn resync(&mut self) -> io::Result<Option<u64>> {
         let start = self.position();
+        let data_end = self.data_end()?;
         let mut at = start + 1;
-        while at + RECORD_HEADER_LEN as u64 <= self.len {
+        while at < data_end && at + RECORD_HEADER_LEN as u64 <= self.len {
             self.seek(at);
             if let Ok((_, _)) = self.try_record()? {
                 self.seek(at);
@@ -160,14 +200,20 @@ impl Scanner {
             match self.try_record()? {
                 Ok((meta, len)) => Step::Record(meta, len),
                 Err(reason) => {
-                    self.seek(offset);
-                    let resumed = self.resync()?;
-                    Step::Damaged(reason, resumed)
+                    if offset >= self.data_end()? {
+                        self.seek(self.len);
+                        Step::Zeros
+                    } else {
+                        self.seek(offset);
+                        let resumed = self.resync()?;
+                        Step::Damaged(reason, resumed)
+                    }
                 }
             }
         };
         Ok(match step {
             Step::End => Item::End,
+            Step::Zeros => Item::Zeros { offset },
             Step::Damaged(reason, resumed_at) => Item::Damaged {
                 offset,
                 reason,
@@ -225,6 +271,10 @@ pub struct ScanEnd {
     /// Whether valid records after the damage were left unread to keep a prefix
     /// (only with [`AtDamage::EndsLog`]).
     pub dropped_valid: bool,
+    /// Bytes of zeros the file ends with where a record was expected, 0 if none. In
+    /// the newest log file, with nothing else after `committed_end`, they are the
+    /// writer's preallocated space: its clean end, not damage.
+    pub zero_tail: u64,
 }
 
 struct Pending {
@@ -266,10 +316,26 @@ pub fn scan_committed(
         has_tail: false,
         records: 0,
         dropped_valid: false,
+        zero_tail: 0,
     };
     loop {
         match scanner.next_item()? {
             Item::End => break,
+            Item::Zeros { offset } => {
+                // Only the newest log file is ever preallocated, and sealing trims it
+                // first: anywhere else, zeros in place of records are lost data.
+                if at_damage == AtDamage::SkipPast {
+                    on_damage(Damage {
+                        offset,
+                        reason: format!("{} bytes of zeros to the end of the file", len - offset),
+                        at_tail: true,
+                    });
+                }
+                end.has_tail = true;
+                end.zero_tail = len - offset;
+                // An open batch before them is reported below, as at the end of a file.
+                break;
+            }
             Item::Damaged {
                 offset,
                 reason,

@@ -169,7 +169,7 @@ impl<'a> Output<'a> {
                 .fs
                 .open(&hint_tmp, OpenMode::CreateNew)
                 .map_err(|e| Error::io("create", &hint_tmp, e))?;
-            hf.append_all(&mut [IoSlice::new(&c.hint)])
+            hf.write_all_at(&mut [IoSlice::new(&c.hint)], 0)
                 .and_then(|()| hf.sync_data())
                 .map_err(|e| Error::io("write", &hint_tmp, e))?;
             inner

@@ -337,9 +337,9 @@ impl VfsFile for FaultyFile {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         self.inner.read_at(buf, offset)
     }
-    fn append(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    fn write_at(&self, bufs: &[IoSlice<'_>], offset: u64) -> io::Result<usize> {
         match self.fs.check(OpKind::Write, &self.path) {
-            Verdict::Proceed => self.inner.append(bufs),
+            Verdict::Proceed => self.inner.write_at(bufs, offset),
             Verdict::Fail(e) => Err(e),
             Verdict::Short => {
                 let all: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
@@ -347,7 +347,7 @@ impl VfsFile for FaultyFile {
                 if half == 0 {
                     return Err(errno(FaultMode::Enospc));
                 }
-                self.inner.append(&[IoSlice::new(&all[..half])])
+                self.inner.write_at(&[IoSlice::new(&all[..half])], offset)
             }
         }
     }
@@ -429,6 +429,27 @@ impl Vfs for FaultyFs {
 struct Inode {
     data: Vec<u8>,
     durable: Vec<u8>,
+}
+
+impl Inode {
+    /// The first byte written since the last fsync: where `data` and `durable` first
+    /// differ (appends, or overwrites of preallocated zeros).
+    fn unsynced_from(&self) -> usize {
+        self.data
+            .iter()
+            .zip(&self.durable)
+            .position(|(a, b)| a != b)
+            .unwrap_or(self.data.len().min(self.durable.len()))
+    }
+}
+
+/// Writes `src` over `bytes` at `at`, extending it (a hole of zeros before `at`, as an
+/// unwritten page reads) where it is shorter.
+fn overlay(bytes: &mut Vec<u8>, at: usize, src: &[u8]) {
+    if bytes.len() < at + src.len() {
+        bytes.resize(at + src.len(), 0);
+    }
+    bytes[at..at + src.len()].copy_from_slice(src);
 }
 
 type InodeRef = Arc<Mutex<Inode>>;
@@ -513,13 +534,15 @@ impl SimFs {
         for (p, inode) in &s.durable {
             let i = lock_inode(inode);
             let mut bytes = i.durable.clone();
-            // Optionally, the OS had written back part of what was appended since the
-            // last fsync (a prefix of it: appends reach the disk in order here).
+            // Optionally, the OS had written back part of what was written since the
+            // last fsync: a prefix of the bytes from the first one that changed (writes
+            // reach the disk in order here).
             if let Some(pick) = torn.as_mut() {
-                if i.data.len() > bytes.len() && i.data.starts_with(&bytes) {
-                    let extra = i.data.len() - bytes.len();
+                let from = i.unsynced_from();
+                if i.data.len() > from {
+                    let extra = i.data.len() - from;
                     let keep = pick(extra).min(extra);
-                    bytes.extend_from_slice(&i.data[i.durable.len()..i.durable.len() + keep]);
+                    overlay(&mut bytes, from, &i.data[from..from + keep]);
                 }
             }
             files.insert(p.clone(), bytes);
@@ -536,7 +559,7 @@ impl SimFs {
         Self::image_locked(&self.lock(), None)
     }
 
-    /// Like [`SimFs::power_loss`], but for each file a prefix of the bytes appended since
+    /// Like [`SimFs::power_loss`], but for each file a prefix of the bytes written since
     /// its last fsync also survives; `pick(n)` chooses how many of the `n`.
     pub fn power_loss_partial(&self, mut pick: impl FnMut(usize) -> usize) -> SimImage {
         Self::image_locked(&self.lock(), Some(&mut pick))
@@ -555,24 +578,21 @@ impl SimFs {
         let mut img = Self::image_locked(&s, None);
         for (p, inode) in &s.durable {
             let i = lock_inode(inode);
-            if i.data.len() <= i.durable.len() || !i.data.starts_with(&i.durable) {
+            let from = i.unsynced_from();
+            if i.data.len() <= from {
                 continue;
             }
             let mut bytes = i.durable.clone();
-            let mut last_kept = bytes.len();
-            let mut at = i.durable.len();
+            let mut at = from;
             let mut n = 0;
             while at < i.data.len() {
                 let end = (at + page).min(i.data.len());
                 if keep(n) {
-                    bytes.resize(at, 0);
-                    bytes.extend_from_slice(&i.data[at..end]);
-                    last_kept = end;
+                    overlay(&mut bytes, at, &i.data[at..end]);
                 }
                 at = end;
                 n += 1;
             }
-            bytes.resize(last_kept, 0);
             img.files.insert(p.clone(), bytes);
         }
         img
@@ -652,15 +672,18 @@ impl VfsFile for SimFile {
         buf[..n].copy_from_slice(&i.data[off..off + n]);
         Ok(n)
     }
-    fn append(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    fn write_at(&self, bufs: &[IoSlice<'_>], offset: u64) -> io::Result<usize> {
         self.fs.tick();
         let mut i = lock_inode(&self.inode);
-        let mut n = 0;
+        let mut at = usize::try_from(offset).unwrap_or(usize::MAX);
         for b in bufs {
-            i.data.extend_from_slice(b);
-            n += b.len();
+            if i.data.len() < at + b.len() {
+                i.data.resize(at + b.len(), 0);
+            }
+            i.data[at..at + b.len()].copy_from_slice(b);
+            at += b.len();
         }
-        Ok(n)
+        Ok(at - usize::try_from(offset).unwrap_or(usize::MAX))
     }
     fn sync_data(&self) -> io::Result<()> {
         self.fs.tick();
@@ -707,7 +730,7 @@ impl Vfs for SimFs {
         }
         let mut s = self.lock();
         let inode = match mode {
-            OpenMode::Read | OpenMode::Append => s.live.get(path).cloned().ok_or_else(not_found)?,
+            OpenMode::Read | OpenMode::Write => s.live.get(path).cloned().ok_or_else(not_found)?,
             OpenMode::CreateNew => {
                 if s.live.contains_key(path) {
                     return Err(io::ErrorKind::AlreadyExists.into());
