@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Server CPU per SET, on fresh servers, for `--sync always` against Redis with
+# `appendfsync always` (or interval:1000 against everysec with SYNC=interval:1000).
+#
+#   scripts/cpu-per-set.sh                                   # Redis, target/release/ccbitcask
+#   SERVERS='old=/tmp/ccbitcask-old new=target/release/ccbitcask' scripts/cpu-per-set.sh
+#
+# Each server is started on an empty directory and given ROUNDS runs of
+# `redis-benchmark -t set -n N -r 1000000 -d 100 -c 50 -P P`, in turn with the
+# others. For every run it prints ops/s, the server's CPU per SET (utime + stime
+# from /proc/PID/stat) and the whole machine's busy CPU per SET (/proc/stat, which
+# includes redis-benchmark and the kernel's journal thread): at `-P 1` on two cores
+# the machine is close to saturated, so CPU per SET is what decides throughput.
+# Knobs: N (100000), ROUNDS (3), P (1), SYNC (always), SERVERS (NAME=BINARY[,ARGS]).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/servers.sh
+
+N=${N:-100000}
+ROUNDS=${ROUNDS:-3}
+P=${P:-1}
+SYNC=${SYNC:-always}
+SERVERS=${SERVERS:-ccbitcask=target/release/ccbitcask}
+FSYNC=everysec
+[[ "$SYNC" == always ]] && FSYNC=always
+BASE_PORT=${BASE_PORT:-16800}
+HZ=$(getconf CLK_TCK)
+
+names=(redis)
+ports=("$BASE_PORT")
+pids=()
+mkdir -p "$WORK/redis"
+start_redis_aof "$BASE_PORT" "$FSYNC" "$WORK/redis"
+pids+=("${PIDS[-1]}")
+port=$BASE_PORT
+for spec in $SERVERS; do
+    port=$((port + 1))
+    name=${spec%%=*}
+    IFS=, read -r -a cmd <<<"${spec#*=}"
+    "${cmd[@]}" serve -db "$WORK/$name" --bind "127.0.0.1:$port" --sync "$SYNC" >"$WORK/$name.log" 2>&1 &
+    PIDS+=($!)
+    pids+=($!)
+    names+=("$name")
+    ports+=("$port")
+done
+for p in "${ports[@]}"; do wait_port "$p"; done
+
+proc_cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+busy_cpu() { awk 'NR == 1 {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+per_set() { awk -v d="$1" -v hz="$HZ" -v n="$N" 'BEGIN {printf "%.1f", d * 1e6 / hz / n}'; }
+
+echo "# SYNC=$SYNC (Redis appendfsync $FSYNC); -n $N -r 1000000 -d 100 -c 50 -P $P"
+echo "# server: ops/s, server µs CPU per SET, machine µs busy per SET"
+for round in $(seq 1 "$ROUNDS"); do
+    for i in "${!names[@]}"; do
+        c0=$(proc_cpu "${pids[$i]}"); b0=$(busy_cpu)
+        ops=$(redis-benchmark -p "${ports[$i]}" -t set -n "$N" -r 1000000 -d 100 -c 50 -P "$P" --csv |
+            awk -F'"' '/^"SET"/ {print int($4)}')
+        c1=$(proc_cpu "${pids[$i]}"); b1=$(busy_cpu)
+        echo "round $round ${names[$i]}: $ops ops/s, $(per_set $((c1 - c0))) µs CPU, $(per_set $((b1 - b0))) µs busy"
+    done
+done
