@@ -37,7 +37,8 @@ for spec in $SERVERS; do
     port=$((port + 1))
     name=${spec%%=*}
     IFS=, read -r -a cmd <<<"${spec#*=}"
-    "${cmd[@]}" serve -db "$WORK/$name" --bind "127.0.0.1:$port" --sync "$SYNC" >"$WORK/$name.log" 2>&1 &
+    "${cmd[0]}" --db "$WORK/$name" serve --bind "127.0.0.1:$port" --sync "$SYNC" \
+        "${cmd[@]:1}" 2>"$WORK/$name.log" &
     PIDS+=($!)
     pids+=($!)
     names+=("$name")
@@ -47,16 +48,18 @@ for p in "${ports[@]}"; do wait_port "$p"; done
 
 proc_cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 busy_cpu() { awk 'NR == 1 {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+switches() { cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}'; }
 per_set() { awk -v d="$1" -v hz="$HZ" -v n="$N" 'BEGIN {printf "%.1f", d * 1e6 / hz / n}'; }
 
 echo "# SYNC=$SYNC (Redis appendfsync $FSYNC); -n $N -r 1000000 -d 100 -c 50 -P $P"
-echo "# server: ops/s, server µs CPU per SET, machine µs busy per SET"
+echo "# server: ops/s, server µs CPU per SET, machine µs busy per SET, server context switches per SET"
 for round in $(seq 1 "$ROUNDS"); do
     for i in "${!names[@]}"; do
-        c0=$(proc_cpu "${pids[$i]}"); b0=$(busy_cpu)
+        c0=$(proc_cpu "${pids[$i]}"); b0=$(busy_cpu); s0=$(switches "${pids[$i]}")
         ops=$(redis-benchmark -p "${ports[$i]}" -t set -n "$N" -r 1000000 -d 100 -c 50 -P "$P" --csv |
             awk -F'"' '/^"SET"/ {print int($4)}')
-        c1=$(proc_cpu "${pids[$i]}"); b1=$(busy_cpu)
-        echo "round $round ${names[$i]}: $ops ops/s, $(per_set $((c1 - c0))) µs CPU, $(per_set $((b1 - b0))) µs busy"
+        c1=$(proc_cpu "${pids[$i]}"); b1=$(busy_cpu); s1=$(switches "${pids[$i]}")
+        sw=$(awk -v d=$((s1 - s0)) -v n="$N" 'BEGIN {printf "%.2f", d / n}')
+        echo "round $round ${names[$i]}: $ops ops/s, $(per_set $((c1 - c0))) µs CPU, $(per_set $((b1 - b0))) µs busy, $sw switches"
     done
 done

@@ -10,7 +10,8 @@ use std::sync::atomic::Ordering::Relaxed;
 pub struct FileStats {
     /// File id.
     pub id: u32,
-    /// Size on disk.
+    /// Size on disk: for the active file under `SyncPolicy::Always`, with the zeros
+    /// preallocated after its last record.
     pub bytes: u64,
     /// Records the keydir still points at.
     pub live_keys: u64,
