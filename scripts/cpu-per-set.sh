@@ -11,7 +11,9 @@
 # from /proc/PID/stat) and the whole machine's busy CPU per SET (/proc/stat, which
 # includes redis-benchmark and the kernel's journal thread): at `-P 1` on two cores
 # the machine is close to saturated, so CPU per SET is what decides throughput.
-# Knobs: N (100000), ROUNDS (3), P (1), SYNC (always), SERVERS (NAME=BINARY[,ARGS]).
+# Knobs: N (100000), ROUNDS (3), P (1), SYNC (always), SERVERS (NAME=BINARY[,ARGS]),
+#   PRELOAD (0: SETs of the same key space, at -P 16, before the first round, so that
+#   the measured SETs replace existing keys as in scripts/ab-server.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/servers.sh
@@ -45,13 +47,18 @@ for spec in $SERVERS; do
     ports+=("$port")
 done
 for p in "${ports[@]}"; do wait_port "$p"; done
+if [[ ${PRELOAD:-0} -gt 0 ]]; then
+    for p in "${ports[@]}"; do
+        redis-benchmark -p "$p" -t set -n "$PRELOAD" -r 1000000 -d 100 -c 50 -P 16 -q >/dev/null
+    done
+fi
 
 proc_cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 busy_cpu() { awk 'NR == 1 {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 switches() { cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}'; }
 per_set() { awk -v d="$1" -v hz="$HZ" -v n="$N" 'BEGIN {printf "%.1f", d * 1e6 / hz / n}'; }
 
-echo "# SYNC=$SYNC (Redis appendfsync $FSYNC); -n $N -r 1000000 -d 100 -c 50 -P $P"
+echo "# SYNC=$SYNC (Redis appendfsync $FSYNC); -n $N -r 1000000 -d 100 -c 50 -P $P; preloaded with ${PRELOAD:-0} SETs"
 echo "# server: ops/s, server µs CPU per SET, machine µs busy per SET, server context switches per SET"
 for round in $(seq 1 "$ROUNDS"); do
     for i in "${!names[@]}"; do
