@@ -30,21 +30,7 @@ FSYNC=everysec
 [[ "$SYNC" == always ]] && FSYNC=always
 BASE_PORT=${BASE_PORT:-16700}
 
-names=(redis)
-ports=("$BASE_PORT")
-start_redis_aof "$BASE_PORT" "$FSYNC" "$WORK"
-port=$BASE_PORT
-for spec in $SERVERS; do
-    port=$((port + 1))
-    name=${spec%%=*}
-    IFS=, read -r -a cmd <<<"${spec#*=}"
-    "${cmd[0]}" --db "$WORK/$name" serve --bind "127.0.0.1:$port" --sync "$SYNC" \
-        "${cmd[@]:1}" 2>"$WORK/$name.log" &
-    PIDS+=($!)
-    names+=("$name")
-    ports+=("$port")
-done
-for p in "${ports[@]}"; do wait_port "$p"; done
+start_all "$BASE_PORT" "$FSYNC" "$SYNC" "$SERVERS"
 for p in "${ports[@]}"; do
     redis-benchmark -p "$p" -t set -n 1000000 -r 1000000 -d 100 -c 50 -P 16 -q >/dev/null
 done

@@ -28,25 +28,7 @@ FSYNC=everysec
 BASE_PORT=${BASE_PORT:-16800}
 HZ=$(getconf CLK_TCK)
 
-names=(redis)
-ports=("$BASE_PORT")
-pids=()
-mkdir -p "$WORK/redis"
-start_redis_aof "$BASE_PORT" "$FSYNC" "$WORK/redis"
-pids+=("${PIDS[-1]}")
-port=$BASE_PORT
-for spec in $SERVERS; do
-    port=$((port + 1))
-    name=${spec%%=*}
-    IFS=, read -r -a cmd <<<"${spec#*=}"
-    "${cmd[0]}" --db "$WORK/$name" serve --bind "127.0.0.1:$port" --sync "$SYNC" \
-        "${cmd[@]:1}" 2>"$WORK/$name.log" &
-    PIDS+=($!)
-    pids+=($!)
-    names+=("$name")
-    ports+=("$port")
-done
-for p in "${ports[@]}"; do wait_port "$p"; done
+start_all "$BASE_PORT" "$FSYNC" "$SYNC" "$SERVERS"
 if [[ ${PRELOAD:-0} -gt 0 ]]; then
     for p in "${ports[@]}"; do
         redis-benchmark -p "$p" -t set -n "$PRELOAD" -r 1000000 -d 100 -c 50 -P 16 -q >/dev/null

@@ -1,7 +1,8 @@
 # Shared by the server benchmark scripts (sourced, not run): checks for Redis's
 # tools, makes a scratch directory $WORK, kills every pid in PIDS and removes
-# $WORK on exit, starts Redis the one way both scripts compare against, and
-# waits for a server to answer PING.
+# $WORK on exit, starts Redis the one way every script compares against
+# (start_redis_aof) and the servers an A/B compares (start_all), and waits for a
+# server to answer PING.
 
 for tool in redis-server redis-benchmark redis-cli; do
     command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y redis-server redis-tools" >&2; exit 2; }
@@ -32,4 +33,31 @@ start_redis_aof() { # port appendfsync dir
     redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly yes \
         --appendfsync "$2" --dir "$3" --logfile "$3/redis.log" &
     PIDS+=($!)
+}
+
+# Starts Redis on BASE_PORT (appendfsync FSYNC, data in $WORK/redis) and each
+# server of SERVERS (space-separated NAME=BINARY[,EXTRA-ARGS], commas becoming
+# spaces, started as `BINARY --db $WORK/NAME serve --sync SYNC EXTRA-ARGS`) on
+# the ports after it, and waits for all of them. Sets the arrays names, ports
+# and pids (Redis first).
+start_all() { # base_port appendfsync sync servers
+    names=(redis)
+    ports=("$1")
+    pids=()
+    mkdir -p "$WORK/redis"
+    start_redis_aof "$1" "$2" "$WORK/redis"
+    pids+=("${PIDS[-1]}")
+    local port=$1 spec name cmd
+    for spec in $4; do
+        port=$((port + 1))
+        name=${spec%%=*}
+        IFS=, read -r -a cmd <<<"${spec#*=}"
+        "${cmd[0]}" --db "$WORK/$name" serve --bind "127.0.0.1:$port" --sync "$3" \
+            "${cmd[@]:1}" 2>"$WORK/$name.log" &
+        PIDS+=($!)
+        pids+=($!)
+        names+=("$name")
+        ports+=("$port")
+    done
+    for port in "${ports[@]}"; do wait_port "$port"; done
 }
