@@ -421,7 +421,7 @@ impl Inner {
     /// Trims the active file's preallocated zeros and syncs that, at close.
     pub(crate) fn trim_active(&self) -> Result<()> {
         let mut w = self.writer()?;
-        if w.zeroed == w.offset {
+        if w.zeroed <= w.offset {
             return Ok(());
         }
         self.trim(&mut w)?;
