@@ -135,6 +135,9 @@ pub fn verify(
     if r.truncated_tail.is_some() {
         totals.torn_tails += 1;
     }
+    if r.trimmed_zeros.is_some() {
+        totals.zero_tails += 1;
+    }
     for (id, d) in &r.damage {
         totals.violation(format!(
             "open found damage in file {id} at {}: {}",

@@ -77,6 +77,8 @@ pub struct Totals {
     pub lost: u64,
     pub mid_merge_kills: u64,
     pub torn_tails: u64,
+    /// Reopens that trimmed the writer's preallocated zeros (`--sync always`).
+    pub zero_tails: u64,
     pub merges_completed_at_open: u64,
     pub violations: Vec<String>,
 }
@@ -177,8 +179,8 @@ fn main() {
         totals.crashes, totals.acked, totals.lost
     );
     eprintln!(
-        "kills mid-merge: {}, torn tails truncated: {}, merges completed at open: {}",
-        totals.mid_merge_kills, totals.torn_tails, totals.merges_completed_at_open
+        "kills mid-merge: {}, torn tails truncated: {}, preallocated zeros trimmed: {}, merges completed at open: {}",
+        totals.mid_merge_kills, totals.torn_tails, totals.zero_tails, totals.merges_completed_at_open
     );
     if !totals.violations.is_empty() {
         eprintln!(
