@@ -149,12 +149,16 @@ pub(crate) fn judge(file: &Arc<dyn VfsFile>, id: u32, len: u64) -> io::Result<Ju
 /// Streams the entries of a hint file [`judge`] found usable through `f`. Checking first
 /// and applying second costs a second read (cheap: one CRC over large buffers), where
 /// undoing keydir changes made from a hint that turned out bad would not be cheap.
+///
+/// The second read is checked against the CRC again: `false` means the bytes changed
+/// since `judge` read them (a failing disk, or a file replaced underneath), and the
+/// entries already handed to `f` cannot be trusted.
 pub(crate) fn entries(
     file: &Arc<dyn VfsFile>,
     id: u32,
     mut f: impl FnMut(&HintEntry, &[u8]),
 ) -> io::Result<bool> {
-    Ok(walk(file, id, false, &mut f)?.is_some())
+    Ok(walk(file, id, true, &mut f)?.is_some())
 }
 
 /// Small enough that a chunk is still in the CPU cache when it is decoded.

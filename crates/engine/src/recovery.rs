@@ -630,7 +630,18 @@ fn load_hint(
             if applied {
                 return Ok(Judgement::Usable { bytes });
             }
-            None
+            // The keydir has taken entries that did not match the checked file, and
+            // they cannot be picked out again: scanning now could leave a bogus newer
+            // entry shadowing a key's real record. Refuse the open; nothing was served.
+            return Err(Error::io(
+                "load",
+                &path,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "the hint file changed between its check and its load \
+                     (reopen to check it again, or remove it to scan the data file)",
+                ),
+            ));
         }
         Judgement::Unusable(damage) => damage,
     };
