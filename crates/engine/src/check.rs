@@ -156,12 +156,7 @@ pub fn check_with(fsys: &dyn Vfs, dir: &Path) -> Result<CheckReport> {
             });
         }
         if len > HEADER_LEN as u64 {
-            // From its first damage on, the newest log is tail, as open reads it.
-            let at_damage = if fc.newest_log {
-                AtDamage::EndsLog
-            } else {
-                AtDamage::SkipPast
-            };
+            let at_damage = AtDamage::for_file(fc.newest_log);
             let end = scan_committed(file, len, at_damage, |_| {}, |d| fc.damage.push(d))
                 .map_err(|e| Error::io("scan", &path, e))?;
             fc.records = end.records;

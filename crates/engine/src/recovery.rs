@@ -256,11 +256,7 @@ impl FileLoad<'_> {
         let path = fs::data_path(dir, id);
         let mut damage = Vec::new();
         let mut batch = Batch::new(loader, df);
-        let at_damage = if Some(id) == active_id {
-            AtDamage::EndsLog
-        } else {
-            AtDamage::SkipPast
-        };
+        let at_damage = AtDamage::for_file(Some(id) == active_id);
         let end = scan_committed(
             Arc::clone(&df.file),
             len,

@@ -298,6 +298,18 @@ pub enum AtDamage {
     EndsLog,
 }
 
+impl AtDamage {
+    /// How recovery and `check` alike read a file: the newest log file up to its first
+    /// damage, every other file past it.
+    pub fn for_file(newest_log: bool) -> Self {
+        if newest_log {
+            Self::EndsLog
+        } else {
+            Self::SkipPast
+        }
+    }
+}
+
 /// Scans a data file and hands out only committed records: plain records at once, batch
 /// members only when their batch's end record has been read. A batch cut short by damage
 /// or by the end of the file is dropped whole, so a crash never leaves half a batch.
