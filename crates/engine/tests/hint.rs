@@ -4,15 +4,13 @@
 mod support;
 
 use ccbitcask_engine::fs::{data_path, hint_path};
-use ccbitcask_engine::vfs::{OpenMode, StdFs, Vfs, VfsFile, VfsLock};
+use ccbitcask_engine::vfs::StdFs;
 use ccbitcask_engine::{Bitcask, SyncPolicy};
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
-use std::io::{self, IoSlice};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
-use support::{copy_dir, data_ids, dump, open_tiny, ManualClock};
+use support::{copy_dir, data_ids, dump, open_tiny, FaultyFs, ManualClock};
 
 /// The real file system (the builder's default), 600-byte files, no automatic merge.
 fn open(dir: &Path, clock: &Arc<ManualClock>) -> Bitcask {
@@ -228,80 +226,6 @@ fn hints_lost_damaged_or_of_an_older_format_are_written_again_after_open() {
     assert_eq!(keydir(&db), want);
 }
 
-/// The real file system, except that a hint file opened for reading returns one byte
-/// flipped once more bytes have been read through that handle than the file holds: its
-/// first full pass (open's check) sees it intact, its second (the load) does not.
-#[derive(Debug)]
-struct HintChangesAfterCheck;
-
-#[derive(Debug)]
-struct FlakyHint {
-    inner: Arc<dyn VfsFile>,
-    len: u64,
-    read: AtomicU64,
-}
-
-impl VfsFile for FlakyHint {
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        let n = self.inner.read_at(buf, offset)?;
-        let before = self.read.fetch_add(n as u64, SeqCst);
-        // File offset 32: past the 16-byte header, inside the first entry.
-        let at = usize::try_from(32u64.saturating_sub(offset)).unwrap_or(usize::MAX);
-        if before >= self.len && at < n {
-            buf[at] ^= 0x5A;
-        }
-        Ok(n)
-    }
-    fn write_at(&self, bufs: &[IoSlice<'_>], offset: u64) -> io::Result<usize> {
-        self.inner.write_at(bufs, offset)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        self.inner.sync_data()
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.inner.set_len(len)
-    }
-}
-
-impl Vfs for HintChangesAfterCheck {
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        StdFs.create_dir_all(path)
-    }
-    fn is_dir(&self, path: &Path) -> io::Result<bool> {
-        StdFs.is_dir(path)
-    }
-    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        StdFs.list(dir)
-    }
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn VfsFile>> {
-        let inner = StdFs.open(path, mode)?;
-        if mode != OpenMode::Read || path.extension().is_none_or(|e| e != "hint") {
-            return Ok(inner);
-        }
-        let len = inner.len()?;
-        Ok(Arc::new(FlakyHint {
-            inner,
-            len,
-            read: AtomicU64::new(0),
-        }))
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        StdFs.rename(from, to)
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        StdFs.remove(path)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        StdFs.sync_dir(dir)
-    }
-    fn try_lock(&self, path: &Path, pid: u32) -> io::Result<Option<Box<dyn VfsLock>>> {
-        StdFs.try_lock(path, pid)
-    }
-}
-
 /// Regression: the load re-read a hint file without its CRC, so bytes that changed after
 /// open had checked them went into the keydir, where a bogus newer entry could shadow a
 /// key's real record. Now the load checks the CRC again and the open fails loudly.
@@ -311,9 +235,11 @@ fn a_hint_that_changes_between_check_and_load_fails_the_open() {
     let dir = tempfile::tempdir().unwrap();
     build(dir.path(), &clock);
     let want = keydir(&open(dir.path(), &clock));
+    let flaky = FaultyFs::new();
+    flaky.change_on_reread(".hint");
     let opened = open_tiny(
         dir.path(),
-        Arc::new(HintChangesAfterCheck),
+        Arc::new(flaky),
         clock.clone(),
         600,
         SyncPolicy::None,

@@ -5,29 +5,19 @@
 
 mod support;
 
-use ccbitcask_engine::fs::{classify, Entry};
+use ccbitcask_engine::fs::data_path;
 use ccbitcask_engine::{check, Bitcask, Durability, SyncPolicy, WriteBatch};
 use std::path::{Path, PathBuf};
-use support::{assert_clean, boot, fresh};
+use support::{assert_clean, boot, data_ids, fresh};
 
 /// The data files in `dir`, oldest first, with their lengths.
 fn data_files(dir: &Path) -> Vec<(PathBuf, u64)> {
-    let mut files: Vec<(u32, PathBuf)> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| {
-            let path = e.unwrap().path();
-            match classify(path.file_name()?.to_str()?) {
-                Entry::Data(id) => Some((id, path)),
-                _ => None,
-            }
-        })
-        .collect();
-    files.sort();
-    files
+    data_ids(dir)
         .into_iter()
-        .map(|(_, p)| {
-            let len = std::fs::metadata(&p).unwrap().len();
-            (p, len)
+        .map(|id| {
+            let path = data_path(dir, id);
+            let len = std::fs::metadata(&path).unwrap().len();
+            (path, len)
         })
         .collect()
 }

@@ -164,6 +164,9 @@ struct FaultState {
     delay_kind: Option<(OpKind, std::time::Duration)>,
     /// Only operations on paths containing this are counted and failed.
     only_paths: Option<String>,
+    /// Files opened for reading whose name ends with this read back changed on a
+    /// second pass (see [`FaultyFs::change_on_reread`]).
+    reread_changes: Option<String>,
 }
 
 /// [`StdFs`] (or any [`Vfs`]) with one injected fault.
@@ -253,6 +256,14 @@ impl FaultyFs {
         self.lock().only_paths = Some(part.to_owned());
     }
 
+    /// Makes a file whose name ends with `suffix`, opened for reading, read back one
+    /// byte changed (at file offset [`REREAD_FLIP_AT`]) once more bytes have been read
+    /// through that handle than the file holds: its first full pass sees it intact, a
+    /// second does not, as from a disk failing between two reads.
+    pub fn change_on_reread(&self, suffix: &str) {
+        self.lock().reread_changes = Some(suffix.to_owned());
+    }
+
     /// Makes every operation of `kind` take `d` longer (it sleeps before the fault check).
     pub fn delay_ops(&self, kind: OpKind, d: std::time::Duration) {
         self.lock().delay_kind = Some((kind, d));
@@ -326,16 +337,31 @@ impl Default for FaultyFs {
     }
 }
 
+/// Where [`FaultyFs::change_on_reread`] flips a byte: past a 16-byte file header.
+pub const REREAD_FLIP_AT: u64 = 32;
+
 #[derive(Debug)]
 struct FaultyFile {
     fs: FaultyFs,
     path: PathBuf,
     inner: Arc<dyn VfsFile>,
+    /// The file's length, when it reads back changed on a second pass.
+    reread_len: Option<u64>,
+    /// Bytes read through this handle.
+    read: AtomicU64,
 }
 
 impl VfsFile for FaultyFile {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.inner.read_at(buf, offset)
+        let n = self.inner.read_at(buf, offset)?;
+        if let Some(len) = self.reread_len {
+            let before = self.read.fetch_add(n as u64, SeqCst);
+            let at = usize::try_from(REREAD_FLIP_AT.saturating_sub(offset)).unwrap_or(usize::MAX);
+            if before >= len && at < n {
+                buf[at] ^= 0x5A;
+            }
+        }
+        Ok(n)
     }
     fn write_at(&self, bufs: &[IoSlice<'_>], offset: u64) -> io::Result<usize> {
         match self.fs.check(OpKind::Write, &self.path) {
@@ -391,10 +417,19 @@ impl Vfs for FaultyFs {
             }
         }
         let inner = self.inner.open(path, mode)?;
+        let changes = self.lock().reread_changes.clone();
+        let reread_len = match changes {
+            Some(suffix) if mode == OpenMode::Read && path.to_string_lossy().ends_with(&suffix) => {
+                Some(inner.len()?)
+            }
+            _ => None,
+        };
         Ok(Arc::new(FaultyFile {
             fs: self.clone(),
             path: path.to_path_buf(),
             inner,
+            reread_len,
+            read: AtomicU64::new(0),
         }))
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -675,15 +710,13 @@ impl VfsFile for SimFile {
     fn write_at(&self, bufs: &[IoSlice<'_>], offset: u64) -> io::Result<usize> {
         self.fs.tick();
         let mut i = lock_inode(&self.inode);
-        let mut at = usize::try_from(offset).unwrap_or(usize::MAX);
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let mut at = start;
         for b in bufs {
-            if i.data.len() < at + b.len() {
-                i.data.resize(at + b.len(), 0);
-            }
-            i.data[at..at + b.len()].copy_from_slice(b);
+            overlay(&mut i.data, at, b);
             at += b.len();
         }
-        Ok(at - usize::try_from(offset).unwrap_or(usize::MAX))
+        Ok(at - start)
     }
     fn sync_data(&self) -> io::Result<()> {
         self.fs.tick();
