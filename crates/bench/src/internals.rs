@@ -47,10 +47,10 @@ pub fn run_internals(p: &Params, report: &mut Report) -> Result<()> {
     remove_dir(&base)
 }
 
-/// `put` against a `write()` loop and `get` against a `pread` loop, same record size.
 /// A table that fits the benchmark machine's 32 MiB L3 cache many times over.
 const SMALL_TABLE: usize = 4 << 20;
 
+/// `put` against a `write()` loop and `get` against a `pread` loop, same record size.
 fn vs_raw(p: &Params, base: &Path, report: &mut Report) -> Result<()> {
     let n = p.keys;
     let shape = format!(

@@ -209,10 +209,9 @@ impl Drop for Batch<'_> {
 struct Loaded {
     from_hint: bool,
     damage: Vec<(u32, Damage)>,
-    /// A torn tail cut off the active file: (id, offset cut at, bytes removed).
-    truncated: Option<(u32, u64, u64)>,
-    /// Preallocated zeros cut off the active file: (id, offset cut at, bytes removed).
-    trimmed: Option<(u32, u64, u64)>,
+    /// What was cut off the end of the active file: (id, offset cut at, bytes
+    /// removed), and whether it was only the writer's preallocated zeros.
+    cut: Option<((u32, u64, u64), bool)>,
 }
 
 /// Everything loading one file needs; shared by the loader threads.
@@ -236,8 +235,7 @@ impl FileLoad<'_> {
         let mut out = Loaded {
             from_hint: false,
             damage: Vec::new(),
-            truncated: None,
-            trimmed: None,
+            cut: None,
         };
         if Some(id) != active_id && self.hint_ids.contains(&id) {
             match load_hint(opts, loader, df, len)? {
@@ -308,11 +306,7 @@ impl FileLoad<'_> {
                     tracing::warn!(file_id = id, offset = cut, bytes = len - cut, file = %path.display(), "truncated a torn tail");
                 }
             }
-            if only_zeros {
-                out.trimmed = Some((id, cut, len - cut));
-            } else {
-                out.truncated = Some((id, cut, len - cut));
-            }
+            out.cut = Some(((id, cut, len - cut), only_zeros));
         }
         Ok(out)
     }
@@ -489,13 +483,16 @@ pub(crate) fn open(opts: Options) -> Result<Inner> {
             report.files_scanned += 1;
         }
         report.damage.extend(o.damage);
-        if let Some((id, cut, _)) = o.truncated.or(o.trimmed) {
+        if let Some((cut @ (id, at, _), only_zeros)) = o.cut {
             if writable {
-                lens.insert(id, cut);
+                lens.insert(id, at);
+            }
+            if only_zeros {
+                report.trimmed_zeros = Some(cut);
+            } else {
+                report.truncated_tail = Some(cut);
             }
         }
-        report.truncated_tail = report.truncated_tail.or(o.truncated);
-        report.trimmed_zeros = report.trimmed_zeros.or(o.trimmed);
     }
     report.damage.sort_by_key(|(id, d)| (*id, d.offset));
     let max_seq = keydir.finish_recovery().max(

@@ -406,25 +406,25 @@ impl Inner {
     }
 
     /// Cuts the preallocated zeros off the active file, so that a sealed or closed file
-    /// ends at its last record; the caller syncs.
-    pub(crate) fn trim(&self, w: &mut Writer) -> Result<()> {
-        if w.zeroed > w.offset {
-            if let Err(e) = w.active.file.set_len(w.offset) {
-                let path = fs::data_path(&self.opts.dir, w.active.id);
-                return Err(self.poison(Error::io("trim preallocated zeros of", path, e)));
-            }
-            w.zeroed = w.offset;
+    /// ends at its last record; returns whether there were any. The caller syncs.
+    pub(crate) fn trim(&self, w: &mut Writer) -> Result<bool> {
+        if w.zeroed <= w.offset {
+            return Ok(false);
         }
-        Ok(())
+        if let Err(e) = w.active.file.set_len(w.offset) {
+            let path = fs::data_path(&self.opts.dir, w.active.id);
+            return Err(self.poison(Error::io("trim preallocated zeros of", path, e)));
+        }
+        w.zeroed = w.offset;
+        Ok(true)
     }
 
     /// Trims the active file's preallocated zeros and syncs that, at close.
     pub(crate) fn trim_active(&self) -> Result<()> {
         let mut w = self.writer()?;
-        if w.zeroed <= w.offset {
+        if !self.trim(&mut w)? {
             return Ok(());
         }
-        self.trim(&mut w)?;
         w.active.file.sync_data().map_err(|e| {
             let path = fs::data_path(&self.opts.dir, w.active.id);
             self.poison(Error::io("fsync", path, e))
