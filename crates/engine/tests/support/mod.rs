@@ -2,7 +2,8 @@
 //!
 //! - [`FaultyFs`] wraps the real file system and fails one chosen operation (the Nth
 //!   write, fsync, rename, create, remove or directory fsync, or the Nth of any of them),
-//!   optionally as a short write or `ENOSPC`, optionally for good ("the disk died").
+//!   optionally as a short write or `ENOSPC`, optionally for good ("the disk died");
+//!   or makes a file read back changed on a second pass.
 //! - [`SimFs`] is an in-memory file system that remembers, per file, which bytes are
 //!   durable (as of the last `sync_data`) and, per directory, which names are durable (as
 //!   of the last `sync_dir`). [`SimFs::power_loss`] returns the image a machine would boot
