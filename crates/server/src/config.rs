@@ -9,7 +9,7 @@
 //! sync = "interval:1000"      # none | always | interval:MS
 //! requirepass = "s3cret"
 //! maxclients = 10000
-//! threads = 2                 # threads serving clients (default: one per core)
+//! threads = 2                 # most threads serving clients (default: one per core)
 //! max-bulk-len = 536870912    # bytes, Redis's proto-max-bulk-len
 //! max-multibulk-len = 1048576 # arguments per request
 //! max-buffer = 1073741824     # bytes buffered per connection (client-query-buffer-limit)
@@ -21,6 +21,8 @@ use std::time::Duration;
 
 use ccbitcask_engine::SyncPolicy;
 use serde::Deserialize;
+
+use crate::balance::Policy as BalancePolicy;
 
 /// Most client threads accepted: far beyond any useful count, low enough that a
 /// typo cannot make the server start a million threads.
@@ -37,9 +39,13 @@ pub struct ServerConfig {
     /// Connections served at once; one more gets `-ERR max number of clients
     /// reached`. Default 10000, like Redis.
     pub maxclients: usize,
-    /// Threads that serve clients, each with its own event loop (see the
-    /// `pool` module). Default: one per core.
+    /// Most threads that serve clients, each with its own event loop. The
+    /// server uses as few of them as keep up with the load (see the `pool`
+    /// and `balance` modules). Default: one per core.
     pub threads: usize,
+    /// When to use more or fewer of the `threads`. Not a flag: the defaults
+    /// are measured, and tests set extreme values to force clients to move.
+    pub balance: BalancePolicy,
     /// Largest accepted argument in bytes. Default 512 MiB, like Redis.
     pub max_bulk_len: usize,
     /// Largest accepted argument count per request. Redis allows `INT_MAX`; we
@@ -66,6 +72,7 @@ impl Default for ServerConfig {
             requirepass: None,
             maxclients: 10_000,
             threads: std::thread::available_parallelism().map_or(1, usize::from),
+            balance: BalancePolicy::default(),
             max_bulk_len: 512 * 1024 * 1024,
             max_multibulk_len: 1024 * 1024,
             max_buffer: 1024 * 1024 * 1024,
@@ -97,7 +104,7 @@ pub struct ServeArgs {
     /// Maximum simultaneous clients [default: 10000]
     #[arg(long, value_name = "N")]
     pub maxclients: Option<usize>,
-    /// Threads serving clients [default: one per core]
+    /// Most threads serving clients; as few are used as keep up [default: one per core]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Read settings from a TOML file (flags given here win)

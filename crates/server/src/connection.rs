@@ -57,10 +57,22 @@ pub struct Connection {
     need: usize,
 }
 
-impl Connection {
-    /// Wraps an accepted socket.
-    pub fn new(stream: TcpStream, limits: Limits, max_buffer: usize) -> Connection {
-        Connection {
+/// A [`Connection`] whose socket is in no reactor: between threads, or
+/// accepted and not yet on one.
+pub struct Detached {
+    /// Non-blocking, as `TcpStream::into_std` leaves it.
+    stream: std::net::TcpStream,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+    parser: RequestParser,
+    max_buffer: usize,
+    need: usize,
+}
+
+impl Detached {
+    /// Wraps a socket taken out of the accepting thread's reactor.
+    pub fn new(stream: std::net::TcpStream, limits: Limits, max_buffer: usize) -> Detached {
+        Detached {
             stream,
             rbuf: BytesMut::with_capacity(INITIAL),
             wbuf: BytesMut::with_capacity(INITIAL),
@@ -70,6 +82,22 @@ impl Connection {
         }
     }
 
+    /// Registers the socket with the reactor of the runtime this is called
+    /// on. Bytes that arrived meanwhile wait in the socket, and bytes already
+    /// read wait in the read buffer, so nothing is lost on the way.
+    pub fn attach(self) -> io::Result<Connection> {
+        Ok(Connection {
+            stream: TcpStream::from_std(self.stream)?,
+            rbuf: self.rbuf,
+            wbuf: self.wbuf,
+            parser: self.parser,
+            max_buffer: self.max_buffer,
+            need: self.need,
+        })
+    }
+}
+
+impl Connection {
     /// The next complete request in the read buffer, if any. Zero-length
     /// requests (`*0`, blank inline lines) come back as empty vectors.
     pub fn next_request(
@@ -125,6 +153,19 @@ impl Connection {
             self.wbuf = BytesMut::with_capacity(INITIAL);
         }
         Ok(n)
+    }
+
+    /// Takes the socket out of this thread's reactor, keeping the buffers, so
+    /// the connection can move to another thread (see [`crate::pool`]).
+    pub fn detach(self) -> io::Result<Detached> {
+        Ok(Detached {
+            stream: self.stream.into_std()?,
+            rbuf: self.rbuf,
+            wbuf: self.wbuf,
+            parser: self.parser,
+            max_buffer: self.max_buffer,
+            need: self.need,
+        })
     }
 
     /// Flushes and half-closes, so the client sees every reply before EOF.

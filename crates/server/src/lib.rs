@@ -31,7 +31,9 @@
 //! * `keyspace`: the overlay view that makes batches and `MULTI` atomic;
 //! * `cmd/`: the command table and one file per command family;
 //! * `server`: the listener, `maxclients`, the expiry sweep, shutdown;
-//! * `pool`: the threads sessions run on, one event loop each;
+//! * `pool`: the threads sessions run on, one event loop each, and how a
+//!   client moves between them;
+//! * `balance`: how many of those threads to use;
 //! * [`config`] and [`main`]: `ccbitcask serve` flags and TOML file.
 //!
 //! # Example
@@ -48,6 +50,7 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
+mod balance;
 mod cmd;
 pub mod config;
 mod connection;
@@ -63,6 +66,7 @@ mod shared;
 mod shutdown;
 mod writer;
 
+pub use balance::Policy as BalancePolicy;
 pub use config::{ServeArgs, ServerConfig};
 pub use serve::main;
 pub use server::run;

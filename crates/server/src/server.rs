@@ -13,12 +13,12 @@ use ccbitcask_engine::Bitcask;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, Semaphore};
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
 use crate::config::ServerConfig;
-use crate::connection::Connection;
+use crate::connection::Detached;
 use crate::parse::Limits;
-use crate::pool::Pool;
+use crate::pool::{Guest, Lease, Pool};
 use crate::session::Session;
 use crate::shared::Shared;
 use crate::shutdown::Shutdown;
@@ -48,7 +48,7 @@ struct Listener {
     /// The write path, cloned into every session.
     writer: Writer,
     /// The threads sessions run on.
-    pool: Pool,
+    pool: Arc<Pool>,
 }
 
 /// Serves RESP clients on `listener` until `shutdown` completes or a client
@@ -69,6 +69,11 @@ pub async fn run(
         Arc::clone(&shared),
         Shutdown::new(notify_shutdown.subscribe()),
     ));
+    let (pool, workers) = Pool::start(shared.config.threads)?;
+    let balancer = tokio::spawn(Arc::clone(&pool).balance(
+        shared.config.balance.clone(),
+        Shutdown::new(notify_shutdown.subscribe()),
+    ));
 
     let mut server = Listener {
         listener,
@@ -77,7 +82,7 @@ pub async fn run(
         notify_shutdown,
         shutdown_complete_tx,
         writer,
-        pool: Pool::start(shared.config.threads)?,
+        pool,
     };
     tokio::select! {
         () = server.accept_loop() => {}
@@ -91,7 +96,6 @@ pub async fn run(
         notify_shutdown,
         shutdown_complete_tx,
         writer,
-        pool,
         ..
     } = server;
     drop(listener);
@@ -106,7 +110,8 @@ pub async fn run(
         .await
         .is_ok();
     let _ = sweeper.await;
-    if tokio::task::spawn_blocking(move || pool.stop())
+    let _ = balancer.await;
+    if tokio::task::spawn_blocking(move || workers.stop())
         .await
         .is_err()
     {
@@ -170,34 +175,22 @@ impl Listener {
             let Ok(socket) = socket.into_std() else {
                 continue;
             };
-            let max_buffer = cfg.max_buffer;
+            let conn = Detached::new(socket, limits, cfg.max_buffer);
             let info = self.shared.register(addr, laddr, fd);
-            let shared = Arc::clone(&self.shared);
-            let writer = self.writer.clone();
-            let shutdown = Shutdown::new(self.notify_shutdown.subscribe());
-            let done = self.shutdown_complete_tx.clone();
-            self.pool.next().spawn(async move {
-                // The socket joins the reactor of the thread it will live on.
-                let run = async {
-                    let socket = TcpStream::from_std(socket)?;
-                    let conn = Connection::new(socket, limits, max_buffer);
-                    Session::new(
-                        conn,
-                        Arc::clone(&shared),
-                        writer,
-                        Arc::clone(&info),
-                        shutdown,
-                    )
-                    .run()
-                    .await
-                };
-                if let Err(e) = run.await {
-                    debug!(client = info.id, "connection error: {e}");
-                }
-                shared.unregister(info.id);
-                drop(permit);
-                drop(done);
-            });
+            let session = Session::new(
+                conn,
+                Arc::clone(&self.shared),
+                self.writer.clone(),
+                Arc::clone(&info),
+                Shutdown::new(self.notify_shutdown.subscribe()),
+            );
+            let lease = Lease::new(
+                permit,
+                self.shutdown_complete_tx.clone(),
+                Arc::clone(&self.shared),
+                info,
+            );
+            self.pool.admit(Guest { session, lease });
         }
     }
 

@@ -35,9 +35,10 @@ use bytes::Bytes;
 use ccbitcask_engine::Durability;
 
 use crate::cmd::{self, ClientCmd, Command, Ctx, Kind, Spec};
-use crate::connection::{Connection, Fill};
+use crate::connection::{Connection, Detached, Fill};
 use crate::frame::{Frame, Proto};
 use crate::keyspace::Keyspace;
+use crate::pool::Pool;
 use crate::shared::{ClientInfo, Shared, REDIS_VERSION};
 use crate::shutdown::Shutdown;
 use crate::writer::{self, Item, Writer};
@@ -58,9 +59,21 @@ enum Next {
     Close,
 }
 
-/// Per-connection state and the request loop.
-pub struct Session {
-    conn: Connection,
+/// Why [`Session::run`] returned.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// The connection is over.
+    Done,
+    /// The pool asked this session to move to that thread; nothing is
+    /// buffered for the client and no command is half done.
+    Move(usize),
+}
+
+/// Per-connection state and the request loop. `C` is the socket side: a
+/// [`Connection`] while the session runs on a thread, a [`Detached`] one while
+/// it moves between threads.
+pub struct Session<C = Connection> {
+    conn: C,
     shared: Arc<Shared>,
     writer: Writer,
     /// This client's entry in the registry (`CLIENT LIST`, `CLIENT ID`).
@@ -81,17 +94,19 @@ pub struct Session {
     /// place one of them must run.
     batch: Vec<Item>,
     batch_kind: Kind,
+    /// Requests handled since the pool was last told.
+    served: u64,
 }
 
-impl Session {
+impl Session<Detached> {
     /// A session for an accepted connection.
     pub fn new(
-        conn: Connection,
+        conn: Detached,
         shared: Arc<Shared>,
         writer: Writer,
         info: Arc<ClientInfo>,
         shutdown: Shutdown,
-    ) -> Session {
+    ) -> Session<Detached> {
         let authenticated = shared.config.requirepass.is_none();
         Session {
             conn,
@@ -106,15 +121,50 @@ impl Session {
             multi_bytes: 0,
             batch: Vec::new(),
             batch_kind: Kind::Read,
+            served: 0,
         }
     }
 
-    /// Serves requests until the client leaves, errs, or the server shuts down.
+    /// Joins the reactor of the thread this is called on.
+    pub fn attach(self) -> std::io::Result<Session> {
+        self.with_conn(Detached::attach)
+    }
+}
+
+impl<C> Session<C> {
+    /// The same session over another form of its connection.
+    fn with_conn<D>(self, f: impl FnOnce(C) -> std::io::Result<D>) -> std::io::Result<Session<D>> {
+        Ok(Session {
+            conn: f(self.conn)?,
+            shared: self.shared,
+            writer: self.writer,
+            info: self.info,
+            shutdown: self.shutdown,
+            proto: self.proto,
+            authenticated: self.authenticated,
+            multi: self.multi,
+            multi_dirty: self.multi_dirty,
+            multi_bytes: self.multi_bytes,
+            batch: self.batch,
+            batch_kind: self.batch_kind,
+            served: self.served,
+        })
+    }
+}
+
+impl Session {
+    /// Leaves this thread's reactor, to move to another thread.
+    pub fn detach(self) -> std::io::Result<Session<Detached>> {
+        self.with_conn(Connection::detach)
+    }
+
+    /// Serves requests on thread `thread` of `pool` until the client leaves,
+    /// errs, the server shuts down, or the pool asks the session to move.
     ///
     /// One span per connection rather than per command: a per-command span
     /// would be measurable at a million commands a second.
     #[tracing::instrument(level = "debug", name = "client", skip_all, fields(id = self.info.id, addr = %self.info.addr))]
-    pub async fn run(&mut self) -> std::io::Result<()> {
+    pub async fn run(&mut self, pool: &Pool, thread: usize) -> std::io::Result<Exit> {
         loop {
             let next = self.process_buffer().await;
             let n = self.conn.flush().await?;
@@ -124,11 +174,19 @@ impl Session {
                 .fetch_add(n as u64, Ordering::Relaxed);
             if next == Next::Close {
                 self.conn.close().await;
-                return Ok(());
+                return Ok(Exit::Done);
+            }
+            if self.served > 0 {
+                pool.served(thread, std::mem::take(&mut self.served));
+            }
+            // Between two requests, with every reply written: the one point
+            // where a session can change threads without the client noticing.
+            if let Some(to) = pool.should_leave(thread) {
+                return Ok(Exit::Move(to));
             }
             let filled = tokio::select! {
                 r = self.conn.fill() => r?,
-                () = self.shutdown.recv() => return Ok(()),
+                () = self.shutdown.recv() => return Ok(Exit::Done),
             };
             match filled {
                 Fill::Data(n) => {
@@ -140,7 +198,7 @@ impl Session {
                         .last_active_ms
                         .store(self.shared.uptime_ms(), Ordering::Relaxed);
                 }
-                Fill::Eof => return Ok(()),
+                Fill::Eof => return Ok(Exit::Done),
                 Fill::BufferFull => {
                     // Redis closes such a client silently; a last error line
                     // tells a human what happened and costs nothing.
@@ -149,7 +207,7 @@ impl Session {
                         self.proto,
                     );
                     self.conn.close().await;
-                    return Ok(());
+                    return Ok(Exit::Done);
                 }
             }
         }
@@ -160,7 +218,10 @@ impl Session {
         loop {
             let args = match self.conn.next_request(self.authenticated) {
                 Ok(Some(args)) if args.is_empty() => continue,
-                Ok(Some(args)) => args,
+                Ok(Some(args)) => {
+                    self.served += 1;
+                    args
+                }
                 Ok(None) => break,
                 Err(e) => {
                     // Earlier requests still get their replies, then the error,

@@ -105,6 +105,8 @@ pub struct ClientInfo {
     pub name: Mutex<Option<Bytes>>,
     /// Protocol version (2 or 3), for the `resp=` field.
     pub resp: AtomicU64,
+    /// The session thread serving it, for the `io-thread=` field.
+    pub thread: AtomicU64,
 }
 
 impl Shared {
@@ -136,6 +138,7 @@ impl Shared {
             last_active_ms: AtomicU64::new(self.uptime_ms()),
             name: Mutex::new(None),
             resp: AtomicU64::new(2),
+            thread: AtomicU64::new(0),
         });
         self.clients_lock().insert(id, Arc::clone(&info));
         info
@@ -156,8 +159,10 @@ impl Shared {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// The `CLIENT LIST` text: one line per client, in Redis 7.0's field order.
-    /// Fields we do not track (buffers, memory) are reported as 0.
+    /// The `CLIENT LIST` text: one line per client, in Redis 7.0's field order,
+    /// plus the `io-thread` field Redis 8 appends (which thread serves the
+    /// client; ours can change, see [`crate::pool`]). Fields we do not track
+    /// (buffers, memory) are reported as 0.
     /// `current_cmd` is shown as the current client's last command.
     pub fn client_list(&self, current: u64, current_cmd: &str) -> String {
         let now = self.uptime_ms();
@@ -176,7 +181,8 @@ impl Shared {
             out.push_str(&format!(
                 "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db=0 sub=0 psub=0 \
                  ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 \
-                 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}\n",
+                 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} \
+                 io-thread={}\n",
                 c.id,
                 c.addr,
                 c.laddr,
@@ -186,6 +192,7 @@ impl Shared {
                 idle,
                 cmd,
                 c.resp.load(Ordering::Relaxed),
+                c.thread.load(Ordering::Relaxed),
             ));
         }
         out

@@ -1,6 +1,7 @@
 //! Sessions spread over several threads (`threads` > 1): the threads start,
 //! clients on different threads see each other's writes at once, and a
-//! graceful shutdown stops every thread and keeps every write.
+//! graceful shutdown stops every thread and keeps every write. (How clients
+//! move between threads is `balance.rs`.)
 //!
 //! One test only: it counts this process's threads by name, which another
 //! server started concurrently in the same test binary would disturb.
@@ -9,7 +10,9 @@ mod common;
 
 use std::sync::{Arc, Barrier};
 
-use ccbitcask_server::ServerConfig;
+use std::time::Duration;
+
+use ccbitcask_server::{BalancePolicy, ServerConfig};
 use common::TestServer;
 use redis::Commands;
 
@@ -25,18 +28,29 @@ fn session_threads() -> usize {
 #[test]
 fn clients_on_different_threads_share_one_keyspace() {
     const CLIENTS: usize = 8;
+    // A balancer that puts every thread to use at once and never gathers.
     let config = ServerConfig {
         threads: 4,
+        balance: BalancePolicy {
+            interval: Duration::from_millis(1),
+            spread_busy: 0.0,
+            spread_per_wake: 0.0,
+            spread_after: 1,
+            gather_busy: -1.0,
+            gather_busy_light: -1.0,
+            ..BalancePolicy::default()
+        },
         ..ServerConfig::default()
     };
     let s = TestServer::with_config(config.clone());
     // The server starts on its own thread; a served request proves it runs.
     let _: String = redis::cmd("PING").query(&mut s.con()).unwrap();
-    // The caller's runtime is the first of the four.
-    assert_eq!(session_threads(), 3);
+    assert_eq!(session_threads(), 4);
+    std::thread::sleep(Duration::from_millis(50));
 
-    // Connections are dealt out in turn, so eight clients land on all four
-    // threads. Each writes its key, waits for the others, then must read all.
+    // Connections are dealt out in turn over the threads in use, so eight
+    // clients land on all four threads. Each writes its key, waits for the
+    // others, then must read all.
     let s = Arc::new(s);
     let barrier = Arc::new(Barrier::new(CLIENTS));
     let clients: Vec<_> = (0..CLIENTS)
@@ -57,6 +71,11 @@ fn clients_on_different_threads_share_one_keyspace() {
                 barrier.wait();
                 let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).unwrap();
                 assert!(list.lines().count() >= CLIENTS, "{list}");
+                let mut threads: Vec<&str> =
+                    list.lines().filter_map(|l| l.rsplit(' ').next()).collect();
+                threads.sort_unstable();
+                threads.dedup();
+                assert_eq!(threads.len(), 4, "{list}");
                 barrier.wait();
             })
         })
