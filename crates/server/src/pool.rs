@@ -189,7 +189,8 @@ impl Pool {
 
     /// Makes `to` the number of threads in use: spreading asks each thread in
     /// use to send a fair share of its clients to the new one; gathering asks
-    /// the last thread in use to send all of its clients to the others.
+    /// the last thread in use to send all of its clients to the emptiest of
+    /// the others.
     fn resize(&self, from: usize, to: usize) {
         for lane in self.lanes.iter() {
             lane.evict.store(0, Ordering::Relaxed);
@@ -201,10 +202,8 @@ impl Pool {
                 lane.evict.store(n / to, Ordering::Relaxed);
             }
         } else {
-            // Round robin over the remaining threads, one client at a time,
-            // would need a counter per move; sending them all to the thread
-            // with the fewest clients is as good and the next spread evens
-            // out what it does not.
+            // One destination for all: a load that fits on fewer threads
+            // needs no finer split, and the next spread evens out the rest.
             let emptiest = (0..to)
                 .min_by_key(|&i| self.lanes[i].sessions.load(Ordering::Relaxed))
                 .unwrap_or(0);
