@@ -77,13 +77,6 @@ pub trait VfsFile: Send + Sync + fmt::Debug {
         }
         Ok(())
     }
-
-    /// Writes every byte of `bufs` at the current end of the file, for a file written
-    /// front to back in pieces whose offsets the caller does not track (merge output).
-    fn append_all(&self, bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
-        let end = self.len()?;
-        self.write_all_at(bufs, end)
-    }
 }
 
 /// A held directory lock; dropping it releases the lock.

@@ -122,6 +122,12 @@ impl Inner {
         Ok(())
     }
 
+    /// A failed write, fsync or truncation of data file `id`: [`Inner::poison`] with an
+    /// error naming the file.
+    fn data_io_failed(&self, op: &'static str, id: u32, e: std::io::Error) -> Error {
+        self.poison(Error::io(op, fs::data_path(&self.opts.dir, id), e))
+    }
+
     /// Latches the handle read-only after an I/O failure on the write path.
     pub(crate) fn poison(&self, err: Error) -> Error {
         self.poisoned.store(true, SeqCst);
@@ -258,8 +264,7 @@ impl Inner {
             w.scratch = scratch;
         }
         if let Err(e) = appended {
-            let path = fs::data_path(&self.opts.dir, w.active.id);
-            return Err(self.poison(Error::io("append to", path, e)));
+            return Err(self.data_io_failed("append to", w.active.id, e));
         }
         let mut existed = false;
         let mut offset = w.offset;
@@ -342,10 +347,7 @@ impl Inner {
                     self.synced_seq.fetch_max(upto, SeqCst);
                     Ok(())
                 }
-                Err(e) => {
-                    let path = fs::data_path(&self.opts.dir, active.id);
-                    Err(self.poison(Error::io("fsync", path, e)))
-                }
+                Err(e) => Err(self.data_io_failed("fsync", active.id, e)),
             }
         });
         *self.sync_state() = false;
@@ -398,8 +400,7 @@ impl Inner {
             .write_all_at(&mut [IoSlice::new(&zeros)], from)
             .and_then(|()| w.active.file.sync_data());
         if let Err(e) = filled {
-            let path = fs::data_path(&self.opts.dir, w.active.id);
-            return Err(self.poison(Error::io("preallocate", path, e)));
+            return Err(self.data_io_failed("preallocate", w.active.id, e));
         }
         w.zeroed = to;
         Ok(())
@@ -412,8 +413,7 @@ impl Inner {
             return Ok(false);
         }
         if let Err(e) = w.active.file.set_len(w.offset) {
-            let path = fs::data_path(&self.opts.dir, w.active.id);
-            return Err(self.poison(Error::io("trim preallocated zeros of", path, e)));
+            return Err(self.data_io_failed("trim preallocated zeros of", w.active.id, e));
         }
         w.zeroed = w.offset;
         Ok(true)
@@ -425,10 +425,10 @@ impl Inner {
         if !self.trim(&mut w)? {
             return Ok(());
         }
-        w.active.file.sync_data().map_err(|e| {
-            let path = fs::data_path(&self.opts.dir, w.active.id);
-            self.poison(Error::io("fsync", path, e))
-        })
+        w.active
+            .file
+            .sync_data()
+            .map_err(|e| self.data_io_failed("fsync", w.active.id, e))
     }
 
     /// Seals the active file (fsync, hint in the background) and starts the next one.
@@ -438,8 +438,7 @@ impl Inner {
         // file can ever end in zeros.
         self.trim(w)?;
         if let Err(e) = sealed.file.sync_data() {
-            let path = fs::data_path(&self.opts.dir, sealed.id);
-            return Err(self.poison(Error::io("fsync", path, e)));
+            return Err(self.data_io_failed("fsync", sealed.id, e));
         }
         self.synced_seq
             .fetch_max(w.next_seq.saturating_sub(1), SeqCst);

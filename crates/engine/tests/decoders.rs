@@ -128,18 +128,20 @@ proptest! {
                 ccbitcask_engine::fs::data_path(&dir, id)
             };
             let f = sim.open(&path, OpenMode::CreateNew).unwrap();
+            let mut bytes = Vec::new();
             if header {
                 let h = FileHeader {
                     magic: if hint { Magic::Hint } else { Magic::Data },
                     kind: if merged { FileKind::Merged } else { FileKind::Log },
                     file_id: id,
                 };
-                f.append_all(&mut [IoSlice::new(&h.encode())]).unwrap();
+                bytes.extend_from_slice(&h.encode());
             }
             if let Some(r) = rec {
-                f.append_all(&mut [IoSlice::new(&r)]).unwrap();
+                bytes.extend_from_slice(&r);
             }
-            f.append_all(&mut [IoSlice::new(&junk)]).unwrap();
+            bytes.extend_from_slice(&junk);
+            f.write_all_at(&mut [IoSlice::new(&bytes)], 0).unwrap();
         }
         let _ = check_with(&sim, &dir);
         if let Ok(db) = Bitcask::builder(&dir).vfs(Arc::new(sim.clone())).open() {

@@ -166,7 +166,7 @@ impl Default for Policy {
 }
 
 /// The balancer's memory between intervals.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Balancer {
     policy: Policy,
     /// Intervals in a row that called for spreading, or for gathering.

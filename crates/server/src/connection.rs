@@ -41,9 +41,11 @@ pub enum Fill {
     BufferFull,
 }
 
-/// One client's socket and buffers.
-pub struct Connection {
-    stream: TcpStream,
+/// One client's socket and buffers. `S` is the socket: a tokio `TcpStream`
+/// while the connection is served, a std one ([`Detached`]) while it is in no
+/// reactor (accepted and not yet on a thread, or moving between threads).
+pub struct Connection<S = TcpStream> {
+    stream: S,
     /// Bytes received but not yet parsed into requests.
     rbuf: BytesMut,
     /// Encoded replies not yet written.
@@ -57,22 +59,28 @@ pub struct Connection {
     need: usize,
 }
 
-/// A [`Connection`] whose socket is in no reactor: between threads, or
-/// accepted and not yet on one.
-pub struct Detached {
-    /// Non-blocking, as `TcpStream::into_std` leaves it.
-    stream: std::net::TcpStream,
-    rbuf: BytesMut,
-    wbuf: BytesMut,
-    parser: RequestParser,
-    max_buffer: usize,
-    need: usize,
+/// A connection whose socket is in no reactor; non-blocking, as
+/// `TcpStream::into_std` leaves it.
+pub type Detached = Connection<std::net::TcpStream>;
+
+impl<S> Connection<S> {
+    /// The same connection, buffers and all, over another form of its socket.
+    fn with_stream<T>(self, f: impl FnOnce(S) -> io::Result<T>) -> io::Result<Connection<T>> {
+        Ok(Connection {
+            stream: f(self.stream)?,
+            rbuf: self.rbuf,
+            wbuf: self.wbuf,
+            parser: self.parser,
+            max_buffer: self.max_buffer,
+            need: self.need,
+        })
+    }
 }
 
 impl Detached {
     /// Wraps a socket taken out of the accepting thread's reactor.
     pub fn new(stream: std::net::TcpStream, limits: Limits, max_buffer: usize) -> Detached {
-        Detached {
+        Connection {
             stream,
             rbuf: BytesMut::with_capacity(INITIAL),
             wbuf: BytesMut::with_capacity(INITIAL),
@@ -86,14 +94,7 @@ impl Detached {
     /// on. Bytes that arrived meanwhile wait in the socket, and bytes already
     /// read wait in the read buffer, so nothing is lost on the way.
     pub fn attach(self) -> io::Result<Connection> {
-        Ok(Connection {
-            stream: TcpStream::from_std(self.stream)?,
-            rbuf: self.rbuf,
-            wbuf: self.wbuf,
-            parser: self.parser,
-            max_buffer: self.max_buffer,
-            need: self.need,
-        })
+        self.with_stream(TcpStream::from_std)
     }
 }
 
@@ -158,14 +159,7 @@ impl Connection {
     /// Takes the socket out of this thread's reactor, keeping the buffers, so
     /// the connection can move to another thread (see [`crate::pool`]).
     pub fn detach(self) -> io::Result<Detached> {
-        Ok(Detached {
-            stream: self.stream.into_std()?,
-            rbuf: self.rbuf,
-            wbuf: self.wbuf,
-            parser: self.parser,
-            max_buffer: self.max_buffer,
-            need: self.need,
-        })
+        self.with_stream(TcpStream::into_std)
     }
 
     /// Flushes and half-closes, so the client sees every reply before EOF.

@@ -1,8 +1,8 @@
 //! `ccbitcask serve`: everything between parsed flags and a running server.
 //!
-//! Builds the tokio runtime (single-threaded: it accepts, sweeps and shuts
-//! down; clients are served by the threads of [`crate::pool`], this one among
-//! them), opens the engine (on the blocking pool, since
+//! Builds the tokio runtime (single-threaded: it accepts, sweeps, balances
+//! and shuts down; clients are served by the threads of [`crate::pool`]),
+//! opens the engine (on the blocking pool, since
 //! recovery reads files), binds, warns when the socket is reachable from the
 //! network without a password, and runs until SIGINT, SIGTERM or `SHUTDOWN`.
 //! The CLI binary only parses arguments and calls [`main`].

@@ -245,8 +245,10 @@ fn flush(inner: &Inner, c: &mut Current) -> Result<()> {
     if c.pending.is_empty() {
         return Ok(());
     }
+    // `offset` counts the pending bytes too, so the file ends where they start.
+    let at = c.offset - c.pending.len() as u64;
     c.file
-        .append_all(&mut [IoSlice::new(&c.pending)])
+        .write_all_at(&mut [IoSlice::new(&c.pending)], at)
         .map_err(|e| {
             Error::io(
                 "write",
