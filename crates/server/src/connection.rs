@@ -13,6 +13,8 @@
 //! large request or reply so an idle connection holds only a few KiB.
 
 use std::io;
+use std::os::fd::AsFd;
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -57,6 +59,9 @@ pub struct Connection<S = TcpStream> {
     /// Bytes the request at the front of `rbuf` needs in total, when known;
     /// lets a large bulk argument be read with one reservation.
     need: usize,
+    /// A duplicate of the socket's descriptor that the writer thread writes
+    /// replies through ([`crate::direct`]); made at first use.
+    lendable: Option<Arc<std::net::TcpStream>>,
 }
 
 /// A connection whose socket is in no reactor; non-blocking, as
@@ -73,6 +78,7 @@ impl<S> Connection<S> {
             parser: self.parser,
             max_buffer: self.max_buffer,
             need: self.need,
+            lendable: self.lendable,
         })
     }
 }
@@ -87,6 +93,7 @@ impl Detached {
             parser: RequestParser::new(limits),
             max_buffer,
             need: 0,
+            lendable: None,
         }
     }
 
@@ -135,6 +142,26 @@ impl Connection {
     /// Encodes a reply into the write buffer.
     pub fn push(&mut self, frame: &Frame, proto: Proto) {
         frame.encode(proto, &mut self.wbuf);
+    }
+
+    /// Queues bytes already encoded (a reply the writer handed back).
+    pub fn push_encoded(&mut self, bytes: &[u8]) {
+        self.wbuf.extend_from_slice(bytes);
+    }
+
+    /// A handle on this socket for the writer thread to write replies
+    /// through, or `None` if the descriptor cannot be duplicated (then the
+    /// session writes its replies itself).
+    pub fn lendable(&mut self) -> Option<Arc<std::net::TcpStream>> {
+        if self.lendable.is_none() {
+            let dup = self.stream.as_fd().try_clone_to_owned().ok()?;
+            let socket = std::net::TcpStream::from(dup);
+            // Shared with the original, but the writer must never block on
+            // one client, so say it rather than rely on it.
+            socket.set_nonblocking(true).ok()?;
+            self.lendable = Some(Arc::new(socket));
+        }
+        self.lendable.clone()
     }
 
     /// Bytes waiting in the write buffer.

@@ -28,6 +28,7 @@
 //!   writer);
 //! * `writer`: the serialized write path (a writer thread with group fsync
 //!   for `--sync always`, inline under a mutex otherwise);
+//! * `direct`: replies the writer thread writes to the client itself;
 //! * `keyspace`: the overlay view that makes batches and `MULTI` atomic;
 //! * `cmd/`: the command table and one file per command family;
 //! * `server`: the listener, `maxclients`, the expiry sweep, shutdown;
@@ -54,6 +55,7 @@ mod balance;
 mod cmd;
 pub mod config;
 mod connection;
+mod direct;
 pub mod frame;
 pub mod glob;
 mod keyspace;

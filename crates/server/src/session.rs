@@ -36,6 +36,7 @@ use ccbitcask_engine::Durability;
 
 use crate::cmd::{self, ClientCmd, Command, Ctx, Kind, Spec};
 use crate::connection::{Connection, Detached, Fill};
+use crate::direct::Loan;
 use crate::frame::{Frame, Proto};
 use crate::keyspace::Keyspace;
 use crate::pool::Pool;
@@ -65,7 +66,9 @@ pub enum Exit {
     /// The connection is over.
     Done,
     /// The pool asked this session to move to that thread; nothing is
-    /// buffered for the client and no command is half done.
+    /// buffered for the client and no command is half done. A reply lent to
+    /// the writer thread goes along and is settled there before anything
+    /// else is written.
     Move(usize),
 }
 
@@ -96,6 +99,17 @@ pub struct Session<C = Connection> {
     batch_kind: Kind,
     /// Requests handled since the pool was last told.
     served: u64,
+    /// Replies the writer thread is writing to the client itself
+    /// ([`crate::direct`]); until they are settled this session writes
+    /// nothing and handles no request.
+    lent: Option<Loan>,
+}
+
+/// What woke a session waiting for its client.
+enum Wake {
+    Filled(Fill),
+    /// The writer could not write a lent reply; these bytes are left.
+    HandedBack(Bytes),
 }
 
 impl Session<Detached> {
@@ -122,6 +136,7 @@ impl Session<Detached> {
             batch: Vec::new(),
             batch_kind: Kind::Read,
             served: 0,
+            lent: None,
         }
     }
 
@@ -148,6 +163,7 @@ impl<C> Session<C> {
             batch: self.batch,
             batch_kind: self.batch_kind,
             served: self.served,
+            lent: self.lent,
         })
     }
 }
@@ -166,6 +182,7 @@ impl Session {
     #[tracing::instrument(level = "debug", name = "client", skip_all, fields(id = self.info.id, addr = %self.info.addr))]
     pub async fn run(&mut self, pool: &Pool, thread: usize) -> std::io::Result<Exit> {
         loop {
+            self.settle().await;
             let next = self.process_buffer().await;
             let n = self.conn.flush().await?;
             self.shared
@@ -184,9 +201,18 @@ impl Session {
             if let Some(to) = pool.should_leave(thread) {
                 return Ok(Exit::Move(to));
             }
-            let filled = tokio::select! {
-                r = self.conn.fill() => r?,
+            let wake = tokio::select! {
+                r = self.conn.fill() => Wake::Filled(r?),
+                rest = handed_back(self.lent.as_ref()) => Wake::HandedBack(rest),
                 () = self.shutdown.recv() => return Ok(Exit::Done),
+            };
+            let filled = match wake {
+                Wake::Filled(f) => f,
+                Wake::HandedBack(rest) => {
+                    self.lent = None;
+                    self.conn.push_encoded(&rest);
+                    continue;
+                }
             };
             match filled {
                 Fill::Data(n) => {
@@ -200,6 +226,7 @@ impl Session {
                 }
                 Fill::Eof => return Ok(Exit::Done),
                 Fill::BufferFull => {
+                    self.settle().await;
                     // Redis closes such a client silently; a last error line
                     // tells a human what happened and costs nothing.
                     self.conn.push(
@@ -222,7 +249,10 @@ impl Session {
                     self.served += 1;
                     args
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    self.run_last_batch().await;
+                    return Next::Continue;
+                }
                 Err(e) => {
                     // Earlier requests still get their replies, then the error,
                     // then the connection closes.
@@ -242,8 +272,34 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Runs the batch that ends what the client has sent. A single write whose
+    /// reply would be the only bytes to send is lent to the writer thread,
+    /// which writes the reply itself after its fsync (see [`crate::direct`]).
+    async fn run_last_batch(&mut self) {
+        let lend = self.batch_kind == Kind::Write
+            && self.batch.len() == 1
+            && self.writer.lends()
+            && self.conn.pending_output() == 0;
+        if lend {
+            if let Some(socket) = self.conn.lendable() {
+                let items = std::mem::take(&mut self.batch);
+                self.batch_kind = Kind::Read;
+                self.lent = Some(self.writer.execute_lent(items, socket, self.proto).await);
+                return;
+            }
+        }
         self.run_batch().await;
-        Next::Continue
+    }
+
+    /// Waits until no reply is out on loan, and queues any the writer handed
+    /// back, so that what is written next follows it.
+    async fn settle(&mut self) {
+        if let Some(loan) = self.lent.take() {
+            let rest = loan.settled().await;
+            self.conn.push_encoded(&rest);
+        }
     }
 
     /// Routes one request.
@@ -519,6 +575,14 @@ impl Session {
 
     fn reply(&mut self, f: &Frame) {
         self.conn.push(f, self.proto);
+    }
+}
+
+/// Completes when the writer hands back a lent reply; never without a loan.
+async fn handed_back(loan: Option<&Loan>) -> Bytes {
+    match loan {
+        Some(loan) => loan.returned().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -13,8 +13,10 @@
 //!   usually from many clients), executes them in order against one
 //!   [`Keyspace`], commits them as ONE engine batch with
 //!   `Durability::Deferred`, then pays ONE `fsync` for all of them, and only
-//!   then answers each batch over its oneshot channel. A reply therefore never
-//!   precedes its fsync, and concurrent clients share fsyncs. The bounded
+//!   then answers each batch: over its oneshot channel, or, for a client's
+//!   single write, by writing the reply to the client's socket itself
+//!   ([`crate::direct`]). A reply therefore never precedes its fsync, and
+//!   concurrent clients share fsyncs. The bounded
 //!   channel is backpressure: when the disk is slower than the clients,
 //!   senders wait instead of queueing unbounded memory.
 //! * **`none` and `interval:MS`: inline, under a mutex.** There is no fsync to
@@ -30,15 +32,19 @@
 //! Either way a reply is sent only after its write is in the engine (in the
 //! OS page cache at least), so `kill -9` never loses an acknowledged write.
 
+use std::net::TcpStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 use std::thread::JoinHandle;
 
+use bytes::BytesMut;
 use ccbitcask_engine::{Durability, SyncPolicy};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::cmd::{Command, Ctx};
-use crate::frame::Frame;
+use crate::direct::{self, Delivery, Loan};
+use crate::frame::{Frame, Proto};
 use crate::keyspace::Keyspace;
 use crate::shared::Shared;
 
@@ -48,6 +54,10 @@ pub const MAX_GROUP: usize = 256;
 
 /// Jobs that may wait in the channel before senders have to wait.
 const QUEUE: usize = 1024;
+
+/// Most capacity the writer keeps in its buffer for encoding replies between
+/// groups.
+const SCRATCH: usize = 256 * 1024;
 
 /// One unit of work from a connection, producing one reply.
 #[derive(Debug)]
@@ -63,7 +73,15 @@ pub enum Item {
 /// A batch of items from one connection and where to send their replies.
 struct Job {
     items: Vec<Item>,
-    reply: oneshot::Sender<Vec<Frame>>,
+    reply: Reply,
+}
+
+/// Where the writer thread sends a job's replies.
+enum Reply {
+    /// Back to the session task, which writes them.
+    Channel(oneshot::Sender<Vec<Frame>>),
+    /// To the client's socket directly (see [`crate::direct`]).
+    Direct(Delivery),
 }
 
 /// A cheap, cloneable handle that executes write batches on the right path.
@@ -109,6 +127,7 @@ impl Writer {
         match &self.path {
             Path::Thread(tx) => {
                 let (reply, rx) = oneshot::channel();
+                let reply = Reply::Channel(reply);
                 if tx.send(Job { items, reply }).await.is_err() {
                     return shutting_down();
                 }
@@ -122,6 +141,41 @@ impl Writer {
             }
             Path::Inline(shared) => run_inline(shared, items),
         }
+    }
+
+    /// Whether a write batch may have its replies written by the writer
+    /// thread itself (`--sync always`; see [`crate::direct`]).
+    pub fn lends(&self) -> bool {
+        matches!(self.path, Path::Thread(_))
+    }
+
+    /// Queues `items` for the writer thread, which writes their replies to
+    /// `socket` itself after the group's fsync. On the inline path, which
+    /// never lends, the replies come straight back in the loan.
+    pub async fn execute_lent(
+        &self,
+        items: Vec<Item>,
+        socket: Arc<TcpStream>,
+        proto: Proto,
+    ) -> Loan {
+        let (loan, delivery) = direct::lend(socket, proto, items.len());
+        match &self.path {
+            Path::Thread(tx) => {
+                let job = Job {
+                    items,
+                    reply: Reply::Direct(delivery),
+                };
+                // A closed channel drops the job, and the delivery's drop
+                // answers the client that the server is shutting down.
+                let _ = tx.send(job).await;
+            }
+            Path::Inline(_) => {
+                let replies = self.execute(items).await;
+                let mut buf = BytesMut::new();
+                delivery.hand_back(&replies, &mut buf);
+            }
+        }
+        loan
     }
 }
 
@@ -157,6 +211,7 @@ impl WriterThread {
 /// fsync.
 fn writer_loop(shared: &Shared, mut rx: mpsc::Receiver<Job>) {
     let mut jobs: Vec<Job> = Vec::with_capacity(MAX_GROUP);
+    let mut out = BytesMut::new();
     while let Some(first) = rx.blocking_recv() {
         jobs.push(first);
         while jobs.len() < MAX_GROUP {
@@ -184,8 +239,23 @@ fn writer_loop(shared: &Shared, mut rx: mpsc::Receiver<Job>) {
             }
         };
         for (job, replies) in jobs.drain(..).zip(replies) {
-            // The client may have gone away; its writes stand regardless.
-            let _ = job.reply.send(replies);
+            match job.reply {
+                // The client may have gone away; its writes stand regardless.
+                Reply::Channel(tx) => {
+                    let _ = tx.send(replies);
+                }
+                Reply::Direct(d) => {
+                    let n = d.deliver(&replies, &mut out);
+                    let stats = &shared.stats;
+                    stats
+                        .net_output_bytes
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                }
+            }
+        }
+        // One large reply must not pin its buffer for the server's lifetime.
+        if out.capacity() > SCRATCH {
+            out = BytesMut::new();
         }
     }
     if let Err(e) = shared.db.sync() {

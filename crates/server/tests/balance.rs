@@ -9,28 +9,8 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ccbitcask_server::{BalancePolicy, ServerConfig};
 use common::{resp, TestServer};
 use redis::Commands;
-
-/// Spread at every tick when one thread is in use, gather at every tick when
-/// two are: the clients bounce between the threads.
-fn bouncing() -> ServerConfig {
-    ServerConfig {
-        threads: 2,
-        balance: BalancePolicy {
-            interval: Duration::from_millis(5),
-            spread_busy: 0.0,
-            spread_per_wake: 0.0,
-            spread_after: 1,
-            gather_busy: f64::INFINITY,
-            gather_busy_light: f64::INFINITY,
-            gather_after: 1,
-            ..BalancePolicy::default()
-        },
-        ..ServerConfig::default()
-    }
-}
 
 /// The `io-thread` of the client named `name` in `CLIENT LIST`.
 fn io_thread(con: &mut redis::Connection, name: &str) -> u64 {
@@ -46,7 +26,7 @@ fn io_thread(con: &mut redis::Connection, name: &str) -> u64 {
 #[test]
 fn busy_clients_move_between_threads_without_noticing() {
     const CLIENTS: usize = 4;
-    let s = Arc::new(TestServer::with_config(bouncing()));
+    let s = Arc::new(TestServer::with_config(common::bouncing()));
     let clients: Vec<_> = (0..CLIENTS)
         .map(|c| {
             let s = Arc::clone(&s);
@@ -125,7 +105,7 @@ fn busy_clients_move_between_threads_without_noticing() {
 
 #[test]
 fn half_a_request_in_the_read_buffer_travels_with_the_client() {
-    let s = TestServer::with_config(bouncing());
+    let s = TestServer::with_config(common::bouncing());
     let mut raw = s.raw();
     raw.roundtrip(&resp(&[b"CLIENT", b"SETNAME", b"raw"]), b"+OK\r\n");
     let mut con = s.con();

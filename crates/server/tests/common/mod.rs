@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ccbitcask_engine::{Bitcask, SyncPolicy};
-use ccbitcask_server::ServerConfig;
+use ccbitcask_server::{BalancePolicy, ServerConfig};
 
 /// A server running on its own thread and runtime; shut down (gracefully) on drop.
 pub struct TestServer {
@@ -241,6 +241,25 @@ pub fn always() -> ServerConfig {
 pub fn with_password(pw: &str) -> ServerConfig {
     ServerConfig {
         requirepass: Some(pw.to_owned()),
+        ..ServerConfig::default()
+    }
+}
+
+/// Spread at every tick when one thread is in use, gather at every tick when
+/// two are: the clients bounce between the threads.
+pub fn bouncing() -> ServerConfig {
+    ServerConfig {
+        threads: 2,
+        balance: BalancePolicy {
+            interval: Duration::from_millis(5),
+            spread_busy: 0.0,
+            spread_per_wake: 0.0,
+            spread_after: 1,
+            gather_busy: f64::INFINITY,
+            gather_busy_light: f64::INFINITY,
+            gather_after: 1,
+            ..BalancePolicy::default()
+        },
         ..ServerConfig::default()
     }
 }
