@@ -34,6 +34,7 @@ use std::task::{Poll, Waker};
 use bytes::{Bytes, BytesMut};
 
 use crate::frame::{Frame, Proto};
+use crate::writer::SHUTTING_DOWN;
 
 /// Where a lent reply is.
 enum Phase {
@@ -107,22 +108,18 @@ impl Loan {
 
     async fn poll(&self, until_sent: bool) -> Bytes {
         poll_fn(|cx| {
-            let mut s = self.0.lock();
-            match std::mem::replace(&mut s.phase, Phase::Writing) {
+            let mut guard = self.0.lock();
+            let s = &mut *guard;
+            match &mut s.phase {
                 Phase::Returned(rest) => {
+                    let rest = std::mem::take(rest);
                     s.phase = Phase::Sent;
                     Poll::Ready(rest)
                 }
-                Phase::Sent if until_sent => {
-                    s.phase = Phase::Sent;
-                    Poll::Ready(Bytes::new())
-                }
-                Phase::Sent => {
-                    // Nothing more can happen; the caller's other branches
-                    // (the socket) will wake it.
-                    s.phase = Phase::Sent;
-                    Poll::Pending
-                }
+                Phase::Sent if until_sent => Poll::Ready(Bytes::new()),
+                // Nothing more can happen; the caller's other branches (the
+                // socket) will wake it.
+                Phase::Sent => Poll::Pending,
                 Phase::Writing => {
                     match &s.waker {
                         Some(w) if w.will_wake(cx.waker()) => {}
@@ -142,24 +139,14 @@ impl Delivery {
     /// without blocking, using `buf` as scratch space; returns the bytes
     /// written. The rest goes back to the session.
     pub fn deliver(mut self, frames: &[Frame], buf: &mut BytesMut) -> usize {
-        self.encode(frames, buf);
-        let written = write_nonblocking(&self.socket, buf);
-        let rest = (written < buf.len()).then(|| Bytes::copy_from_slice(&buf[written..]));
-        self.finish(rest);
-        written
-    }
-
-    /// Gives `frames` back unwritten, for the session to write.
-    pub fn hand_back(mut self, frames: &[Frame], buf: &mut BytesMut) {
-        self.encode(frames, buf);
-        self.finish(Some(Bytes::copy_from_slice(buf)));
-    }
-
-    fn encode(&self, frames: &[Frame], buf: &mut BytesMut) {
         buf.clear();
         for f in frames {
             f.encode(self.proto, buf);
         }
+        let written = write_nonblocking(&self.socket, buf);
+        let rest = (written < buf.len()).then(|| Bytes::copy_from_slice(&buf[written..]));
+        self.finish(rest);
+        written
     }
 
     fn finish(&mut self, rest: Option<Bytes>) {
@@ -189,7 +176,7 @@ impl Drop for Delivery {
         if self.slot.is_some() {
             let mut out = BytesMut::new();
             for _ in 0..self.replies {
-                Frame::error("ERR server is shutting down").encode(self.proto, &mut out);
+                Frame::error(SHUTTING_DOWN).encode(self.proto, &mut out);
             }
             self.finish(Some(out.freeze()));
         }
@@ -284,7 +271,7 @@ mod tests {
         let (server, _client) = pair();
         let (loan, delivery) = lend(server, Proto::Resp2, 3);
         drop(delivery);
-        let err = Frame::error("ERR server is shutting down");
+        let err = Frame::error(SHUTTING_DOWN);
         let want = encoded(&[err.clone(), err.clone(), err], Proto::Resp2);
         assert_eq!(poll_once(loan.settled()), Poll::Ready(Bytes::from(want)));
     }

@@ -105,13 +105,6 @@ pub struct Session<C = Connection> {
     lent: Option<Loan>,
 }
 
-/// What woke a session waiting for its client.
-enum Wake {
-    Filled(Fill),
-    /// The writer could not write a lent reply; these bytes are left.
-    HandedBack(Bytes),
-}
-
 impl Session<Detached> {
     /// A session for an accepted connection.
     pub fn new(
@@ -201,18 +194,15 @@ impl Session {
             if let Some(to) = pool.should_leave(thread) {
                 return Ok(Exit::Move(to));
             }
-            let wake = tokio::select! {
-                r = self.conn.fill() => Wake::Filled(r?),
-                rest = handed_back(self.lent.as_ref()) => Wake::HandedBack(rest),
-                () = self.shutdown.recv() => return Ok(Exit::Done),
-            };
-            let filled = match wake {
-                Wake::Filled(f) => f,
-                Wake::HandedBack(rest) => {
+            let filled = tokio::select! {
+                r = self.conn.fill() => r?,
+                rest = handed_back(self.lent.as_ref()) => {
+                    // The writer could not write a lent reply: the rest is ours.
                     self.lent = None;
                     self.conn.push_encoded(&rest);
                     continue;
                 }
+                () = self.shutdown.recv() => return Ok(Exit::Done),
             };
             match filled {
                 Fill::Data(n) => {
@@ -278,15 +268,14 @@ impl Session {
     /// reply would be the only bytes to send is lent to the writer thread,
     /// which writes the reply itself after its fsync (see [`crate::direct`]).
     async fn run_last_batch(&mut self) {
-        let lend = self.batch_kind == Kind::Write
+        let single_write = self.batch_kind == Kind::Write
             && self.batch.len() == 1
-            && self.writer.lends()
             && self.conn.pending_output() == 0;
-        if lend {
+        if let Some(lender) = self.writer.lender().filter(|_| single_write) {
             if let Some(socket) = self.conn.lendable() {
                 let items = std::mem::take(&mut self.batch);
                 self.batch_kind = Kind::Read;
-                self.lent = Some(self.writer.execute_lent(items, socket, self.proto).await);
+                self.lent = Some(lender.lend(items, socket, self.proto).await);
                 return;
             }
         }

@@ -55,6 +55,9 @@ pub const MAX_GROUP: usize = 256;
 /// Jobs that may wait in the channel before senders have to wait.
 const QUEUE: usize = 1024;
 
+/// The reply to a write the server stopped before running.
+pub const SHUTTING_DOWN: &str = "ERR server is shutting down";
+
 /// Most capacity the writer keeps in its buffer for encoding replies between
 /// groups.
 const SCRATCH: usize = 256 * 1024;
@@ -123,7 +126,7 @@ impl Writer {
     /// Executes `items` and returns one reply per item.
     pub async fn execute(&self, items: Vec<Item>) -> Vec<Frame> {
         let n = items.len();
-        let shutting_down = || vec![Frame::error("ERR server is shutting down"); n];
+        let shutting_down = || vec![Frame::error(SHUTTING_DOWN); n];
         match &self.path {
             Path::Thread(tx) => {
                 let (reply, rx) = oneshot::channel();
@@ -143,38 +146,32 @@ impl Writer {
         }
     }
 
-    /// Whether a write batch may have its replies written by the writer
-    /// thread itself (`--sync always`; see [`crate::direct`]).
-    pub fn lends(&self) -> bool {
-        matches!(self.path, Path::Thread(_))
-    }
-
-    /// Queues `items` for the writer thread, which writes their replies to
-    /// `socket` itself after the group's fsync. On the inline path, which
-    /// never lends, the replies come straight back in the loan.
-    pub async fn execute_lent(
-        &self,
-        items: Vec<Item>,
-        socket: Arc<TcpStream>,
-        proto: Proto,
-    ) -> Loan {
-        let (loan, delivery) = direct::lend(socket, proto, items.len());
+    /// The way to the writer thread for a write whose reply the thread
+    /// writes to the client itself: `Some` only under `--sync always` (see
+    /// [`crate::direct`]).
+    pub fn lender(&self) -> Option<Lender<'_>> {
         match &self.path {
-            Path::Thread(tx) => {
-                let job = Job {
-                    items,
-                    reply: Reply::Direct(delivery),
-                };
-                // A closed channel drops the job, and the delivery's drop
-                // answers the client that the server is shutting down.
-                let _ = tx.send(job).await;
-            }
-            Path::Inline(_) => {
-                let replies = self.execute(items).await;
-                let mut buf = BytesMut::new();
-                delivery.hand_back(&replies, &mut buf);
-            }
+            Path::Thread(tx) => Some(Lender(tx)),
+            Path::Inline(_) => None,
         }
+    }
+}
+
+/// The writer thread's queue, for jobs it answers on the client's socket.
+pub struct Lender<'a>(&'a mpsc::Sender<Job>);
+
+impl Lender<'_> {
+    /// Queues `items`; the writer thread writes their replies to `socket`
+    /// after the group's fsync.
+    pub async fn lend(self, items: Vec<Item>, socket: Arc<TcpStream>, proto: Proto) -> Loan {
+        let (loan, delivery) = direct::lend(socket, proto, items.len());
+        let job = Job {
+            items,
+            reply: Reply::Direct(delivery),
+        };
+        // A closed channel drops the job, and the delivery's drop answers the
+        // client that the server is shutting down.
+        let _ = self.0.send(job).await;
         loan
     }
 }
