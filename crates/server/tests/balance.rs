@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,9 +28,14 @@ fn io_thread(con: &mut redis::Connection, name: &str) -> u64 {
 fn busy_clients_move_between_threads_without_noticing() {
     const CLIENTS: usize = 4;
     let s = Arc::new(TestServer::with_config(common::bouncing()));
+    // Clients that have seen both threads. Each keeps going until all have:
+    // a thread's last client alone is never asked to move (half of one
+    // client is none), so one left running alone could never see the other.
+    let moved = Arc::new(AtomicUsize::new(0));
     let clients: Vec<_> = (0..CLIENTS)
         .map(|c| {
             let s = Arc::clone(&s);
+            let moved = Arc::clone(&moved);
             std::thread::spawn(move || {
                 let mut con = common::connect(&format!("redis://{}/?protocol=resp3", s.addr));
                 let name = format!("client{c}");
@@ -42,8 +48,13 @@ fn busy_clients_move_between_threads_without_noticing() {
                 let mut seen = [false; 2];
                 let deadline = Instant::now() + Duration::from_secs(20);
                 let mut round = 0u64;
-                while !(seen[0] && seen[1] && round >= 200) {
-                    assert!(Instant::now() < deadline, "{name} never moved: {seen:?}");
+                let mut done = false;
+                while !done || moved.load(Ordering::SeqCst) < CLIENTS {
+                    assert!(
+                        Instant::now() < deadline,
+                        "{name} saw {seen:?}; {} of {CLIENTS} clients saw both threads",
+                        moved.load(Ordering::SeqCst)
+                    );
                     round += 1;
                     // A pipeline: its replies must come back whole and in order.
                     let key = format!("{name}:{}", round % 7);
@@ -78,6 +89,10 @@ fn busy_clients_move_between_threads_without_noticing() {
                     }
                     let now = io_thread(&mut con, &name);
                     seen[usize::try_from(now).unwrap()] = true;
+                    if !done && seen[0] && seen[1] && round >= 200 {
+                        done = true;
+                        moved.fetch_add(1, Ordering::SeqCst);
+                    }
                 }
                 // The connection is the same one, still speaking RESP3.
                 let got_name: String = redis::cmd("CLIENT").arg("GETNAME").query(&mut con).unwrap();
