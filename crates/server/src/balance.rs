@@ -12,6 +12,10 @@
 //!   more often for less work. A thread that finds many requests every time it
 //!   wakes has a queue that does not drain: it is the bottleneck.
 //! * **busy share**: the share of wall time not spent parked.
+//! * **requests per batch**: how many requests a session found in one read,
+//!   which is how deeply its clients pipeline. A client that waits for each
+//!   reply before sending its next request sends batches of exactly one, however
+//!   far behind the thread falls.
 //!
 //! Spread when every thread in use has been busy and finding many requests per
 //! wake-up for a while; gather when the busy shares would fit on one thread
@@ -20,6 +24,13 @@
 //! thread wakes for 1.2-1.5 requests at 70-85 % busy, and serves more than
 //! two; at `-P 16` it finds 730-790 requests a wake-up at 98 % busy, and two
 //! threads serve GETs faster. Busy share alone cannot tell the two apart.
+//!
+//! Requests per wake-up alone cannot either, for a while: when 50 `-P 1`
+//! clients start at once on caches another process has just cooled, the thread
+//! finds 10-45 requests a wake-up for three or four intervals, and spreading
+//! then slows the whole run ("Twelfth pass"). So a load whose batches are
+//! single requests must stay saturated much longer before it spreads; a
+//! pipelined one spreads as soon as before.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -37,6 +48,8 @@ pub struct Gauge {
     parks: AtomicU64,
     /// Requests its sessions served.
     requests: AtomicU64,
+    /// Batches those requests came in (a session's reports).
+    batches: AtomicU64,
 }
 
 impl Gauge {
@@ -48,6 +61,7 @@ impl Gauge {
             parked_ns: AtomicU64::new(0),
             parks: AtomicU64::new(0),
             requests: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
         }
     }
 
@@ -73,9 +87,10 @@ impl Gauge {
         }
     }
 
-    /// A session served `n` requests.
+    /// A session served a batch of `n` requests: those one read brought.
     pub fn served(&self, n: u64) {
         self.requests.fetch_add(n, Relaxed);
+        self.batches.fetch_add(1, Relaxed);
     }
 
     /// The totals so far, counting a park in progress up to now.
@@ -89,6 +104,7 @@ impl Gauge {
             parked_ns: parked,
             parks: self.parks.load(Relaxed),
             requests: self.requests.load(Relaxed),
+            batches: self.batches.load(Relaxed),
         }
     }
 }
@@ -100,6 +116,7 @@ pub struct Reading {
     parked_ns: u64,
     parks: u64,
     requests: u64,
+    batches: u64,
 }
 
 /// One thread over one interval.
@@ -109,6 +126,8 @@ pub struct Sample {
     pub busy: f64,
     /// Requests served per time the run queue ran dry.
     pub per_wake: f64,
+    /// Requests served per batch (0 when none was served).
+    pub per_batch: f64,
 }
 
 impl Sample {
@@ -118,9 +137,11 @@ impl Sample {
         let parked = after.parked_ns.saturating_sub(before.parked_ns) as f64;
         let parks = after.parks.saturating_sub(before.parks).max(1) as f64;
         let requests = after.requests.saturating_sub(before.requests) as f64;
+        let batches = after.batches.saturating_sub(before.batches).max(1) as f64;
         Sample {
             busy: (1.0 - parked / wall).clamp(0.0, 1.0),
             per_wake: requests / parks,
+            per_batch: requests / batches,
         }
     }
 }
@@ -135,8 +156,13 @@ pub struct Policy {
     pub spread_busy: f64,
     /// ...and serves at least this many requests per wake-up...
     pub spread_per_wake: f64,
-    /// ...for this many intervals in a row.
+    /// ...for this many intervals in a row, if every thread in use serves at
+    /// least `pipelined` requests per batch...
     pub spread_after: u32,
+    /// See `spread_after`.
+    pub pipelined: f64,
+    /// ...or for this many intervals in a row if not.
+    pub spread_after_unpipelined: u32,
     /// Gather when the busy shares of the threads in use add up to at most
     /// this much per thread that would remain...
     pub gather_busy: f64,
@@ -157,6 +183,8 @@ impl Default for Policy {
             spread_busy: 0.8,
             spread_per_wake: 8.0,
             spread_after: 3,
+            pipelined: 2.0,
+            spread_after_unpipelined: 20,
             gather_busy: 0.5,
             gather_busy_light: 0.9,
             light_per_wake: 4.0,
@@ -169,8 +197,10 @@ impl Default for Policy {
 #[derive(Debug)]
 pub struct Balancer {
     policy: Policy,
-    /// Intervals in a row that called for spreading, or for gathering.
+    /// Intervals in a row that called for spreading (of which the last
+    /// `hot_pipelined` had pipelined batches), or for gathering.
     hot: u32,
+    hot_pipelined: u32,
     cold: u32,
 }
 
@@ -180,6 +210,7 @@ impl Balancer {
         Balancer {
             policy,
             hot: 0,
+            hot_pipelined: 0,
             cold: 0,
         }
     }
@@ -192,6 +223,7 @@ impl Balancer {
             && samples
                 .iter()
                 .all(|s| s.busy >= p.spread_busy && s.per_wake >= p.spread_per_wake);
+        let pipelined = hot && samples.iter().all(|s| s.per_batch >= p.pipelined);
         let busy: f64 = samples.iter().map(|s| s.busy).sum();
         let light = samples.iter().all(|s| s.per_wake < p.light_per_wake);
         let room = if light {
@@ -201,9 +233,12 @@ impl Balancer {
         };
         let cold = active > 1 && busy <= room * (active - 1) as f64;
         self.hot = if hot { self.hot + 1 } else { 0 };
+        self.hot_pipelined = if pipelined { self.hot_pipelined + 1 } else { 0 };
         self.cold = if cold { self.cold + 1 } else { 0 };
-        if self.hot >= p.spread_after && active < max {
+        let spread = self.hot_pipelined >= p.spread_after || self.hot >= p.spread_after_unpipelined;
+        if spread && active < max {
             self.hot = 0;
+            self.hot_pipelined = 0;
             return active + 1;
         }
         if self.cold >= p.gather_after {
@@ -218,8 +253,12 @@ impl Balancer {
 mod tests {
     use super::*;
 
-    fn s(busy: f64, per_wake: f64) -> Sample {
-        Sample { busy, per_wake }
+    fn s(busy: f64, per_wake: f64, per_batch: f64) -> Sample {
+        Sample {
+            busy,
+            per_wake,
+            per_batch,
+        }
     }
 
     #[test]
@@ -227,18 +266,21 @@ mod tests {
         // redis-benchmark -P 1 on a shared 2-core machine: busy, 1.5-2 a wake-up.
         let mut b = Balancer::new(Policy::default());
         for _ in 0..20 {
-            assert_eq!(b.decide(1, 2, &[s(0.9, 1.8)]), 1);
+            assert_eq!(b.decide(1, 2, &[s(0.9, 1.8, 1.0)]), 1);
         }
     }
 
     #[test]
     fn a_saturated_thread_spreads_after_three_intervals_and_not_past_max() {
         let mut b = Balancer::new(Policy::default());
-        assert_eq!(b.decide(1, 2, &[s(0.95, 100.0)]), 1);
-        assert_eq!(b.decide(1, 2, &[s(0.95, 100.0)]), 1);
-        assert_eq!(b.decide(1, 2, &[s(0.95, 100.0)]), 2);
+        assert_eq!(b.decide(1, 2, &[s(0.95, 100.0, 16.0)]), 1);
+        assert_eq!(b.decide(1, 2, &[s(0.95, 100.0, 16.0)]), 1);
+        assert_eq!(b.decide(1, 2, &[s(0.95, 100.0, 16.0)]), 2);
         for _ in 0..10 {
-            assert_eq!(b.decide(2, 2, &[s(0.95, 50.0), s(0.9, 40.0)]), 2);
+            assert_eq!(
+                b.decide(2, 2, &[s(0.95, 50.0, 16.0), s(0.9, 40.0, 16.0)]),
+                2
+            );
         }
     }
 
@@ -248,24 +290,62 @@ mod tests {
         // (47 and 18 requests a wake-up), then the queue drains again.
         let mut b = Balancer::new(Policy::default());
         for _ in 0..5 {
-            assert_eq!(b.decide(1, 4, &[s(0.98, 47.0)]), 1);
-            assert_eq!(b.decide(1, 4, &[s(0.93, 17.9)]), 1);
-            assert_eq!(b.decide(1, 4, &[s(0.82, 1.4)]), 1);
+            assert_eq!(b.decide(1, 4, &[s(0.98, 47.0, 1.0)]), 1);
+            assert_eq!(b.decide(1, 4, &[s(0.93, 17.9, 1.0)]), 1);
+            assert_eq!(b.decide(1, 4, &[s(0.82, 1.4, 1.0)]), 1);
         }
+    }
+
+    #[test]
+    fn a_start_of_unpipelined_clients_does_not_spread_but_a_pipelined_one_does() {
+        // Measured: 50 -P 1 clients starting right after a Redis run on the
+        // same cores; the thread falls behind for four intervals, then drains.
+        let start = [
+            (0.93, 3.7),
+            (0.98, 24.1),
+            (0.98, 43.8),
+            (0.96, 10.9),
+            (0.82, 1.6),
+        ];
+        let mut b = Balancer::new(Policy::default());
+        for _ in 0..3 {
+            for &(busy, per_wake) in &start {
+                assert_eq!(b.decide(1, 2, &[s(busy, per_wake, 1.0)]), 1);
+            }
+        }
+        // The same wake-ups with pipelined batches are a saturated thread.
+        let mut b = Balancer::new(Policy::default());
+        let moves: Vec<usize> = start
+            .iter()
+            .map(|&(busy, per_wake)| b.decide(1, 2, &[s(busy, per_wake, 16.0)]))
+            .collect();
+        assert_eq!(moves, [1, 1, 1, 2, 1]);
+    }
+
+    #[test]
+    fn an_unpipelined_load_that_stays_saturated_spreads_after_a_second() {
+        let mut b = Balancer::new(Policy::default());
+        for _ in 0..19 {
+            assert_eq!(b.decide(1, 2, &[s(0.97, 30.0, 1.0)]), 1);
+        }
+        assert_eq!(b.decide(1, 2, &[s(0.97, 30.0, 1.0)]), 2);
     }
 
     #[test]
     fn spreading_needs_every_thread_in_use_hot() {
         let mut b = Balancer::new(Policy::default());
         for _ in 0..10 {
-            assert_eq!(b.decide(2, 4, &[s(0.95, 100.0), s(0.6, 100.0)]), 2);
+            assert_eq!(
+                b.decide(2, 4, &[s(0.95, 100.0, 16.0), s(0.6, 100.0, 16.0)]),
+                2
+            );
         }
     }
 
     #[test]
     fn idle_threads_gather_one_at_a_time_down_to_one() {
         let mut b = Balancer::new(Policy::default());
-        let idle = [s(0.0, 0.0); 3];
+        let idle = [s(0.0, 0.0, 0.0); 3];
         let mut active = 3;
         let mut steps = 0;
         while active > 1 {
@@ -283,7 +363,7 @@ mod tests {
         let mut b = Balancer::new(Policy::default());
         let mut active = 2;
         for _ in 0..10 {
-            active = b.decide(active, 2, &[s(0.2, 1.1), s(0.39, 1.4)]);
+            active = b.decide(active, 2, &[s(0.2, 1.1, 1.0), s(0.39, 1.4, 1.0)]);
         }
         assert_eq!(active, 1);
     }
@@ -293,7 +373,7 @@ mod tests {
         // GET -P 16 on two threads: busy, but not both saturated.
         let mut b = Balancer::new(Policy::default());
         for _ in 0..40 {
-            assert_eq!(b.decide(2, 2, &[s(0.3, 50.0), s(0.3, 45.0)]), 2);
+            assert_eq!(b.decide(2, 2, &[s(0.3, 50.0, 16.0), s(0.3, 45.0, 16.0)]), 2);
         }
     }
 
@@ -304,14 +384,16 @@ mod tests {
             parked_ns: 100,
             parks: 10,
             requests: 50,
+            batches: 5,
         };
         let after = Reading {
             at_ns: 2_000,
             parked_ns: 350,
             parks: 20,
             requests: 250,
+            batches: 30,
         };
-        assert_eq!(Sample::between(before, after), s(0.75, 20.0));
+        assert_eq!(Sample::between(before, after), s(0.75, 20.0, 8.0));
         // No parks at all: a thread that never ran dry; no division by zero.
         let never = Reading { parks: 10, ..after };
         assert_eq!(Sample::between(before, never).per_wake, 200.0);
@@ -328,6 +410,6 @@ mod tests {
         g.served(3);
         let end = g.read();
         assert!(end.parked_ns >= mid.parked_ns);
-        assert_eq!((end.parks, end.requests), (1, 3));
+        assert_eq!((end.parks, end.requests, end.batches), (1, 3, 1));
     }
 }

@@ -36,6 +36,7 @@ fn clients_on_different_threads_share_one_keyspace() {
             spread_busy: 0.0,
             spread_per_wake: 0.0,
             spread_after: 1,
+            spread_after_unpipelined: 1,
             gather_busy: -1.0,
             gather_busy_light: -1.0,
             ..BalancePolicy::default()

@@ -255,6 +255,7 @@ pub fn bouncing() -> ServerConfig {
             spread_busy: 0.0,
             spread_per_wake: 0.0,
             spread_after: 1,
+            spread_after_unpipelined: 1,
             gather_busy: f64::INFINITY,
             gather_busy_light: f64::INFINITY,
             gather_after: 1,
