@@ -2,7 +2,7 @@
 # Server vs Redis: redis-benchmark against `ccbitcask serve` and Debian's
 # redis-server, alternately, in one run, on this machine.
 #
-#   scripts/bench-server.sh            # -n 1000000 (about 10 minutes on 2 cores)
+#   scripts/bench-server.sh            # -n 1000000 (5 to 15 minutes on 2 cores)
 #   QUICK=1 scripts/bench-server.sh    # -n 100000, one repetition
 #
 # Pairs compared (same durability promise on each side):
