@@ -31,9 +31,7 @@ FSYNC=everysec
 BASE_PORT=${BASE_PORT:-16700}
 
 start_all "$BASE_PORT" "$FSYNC" "$SYNC" "$SERVERS"
-for p in "${ports[@]}"; do
-    redis-benchmark -p "$p" -t set -n 1000000 -r 1000000 -d 100 -c 50 -P 16 -q >/dev/null
-done
+preload_all 1000000
 sleep 3
 
 echo "# N=$N ROUNDS=$ROUNDS SYNC=$SYNC (Redis appendfsync $FSYNC); -r 1000000 -d 100 -c 50"

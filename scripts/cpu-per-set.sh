@@ -33,15 +33,13 @@ HZ=$(getconf CLK_TCK)
 
 start_all "$BASE_PORT" "$FSYNC" "$SYNC" "$SERVERS"
 if [[ ${PRELOAD:-0} -gt 0 ]]; then
-    for p in "${ports[@]}"; do
-        redis-benchmark -p "$p" -t set -n "$PRELOAD" -r 1000000 -d 100 -c 50 -P 16 -q >/dev/null
-    done
+    preload_all "$PRELOAD"
 fi
 
 proc_cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 busy_cpu() { awk 'NR == 1 {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 switches() { cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}'; }
-per_set() { awk -v d="$1" -v hz="$HZ" -v n="$N" 'BEGIN {printf "%.2f", d * 1e6 / hz / n}'; }
+per_request() { awk -v d="$1" -v hz="$HZ" -v n="$N" 'BEGIN {printf "%.2f", d * 1e6 / hz / n}'; }
 
 echo "# SYNC=$SYNC (Redis appendfsync $FSYNC); -t $TEST -n $N -r 1000000 -d 100 -c 50 -P $P; preloaded with ${PRELOAD:-0} SETs"
 echo "# server: ops/s, server µs CPU per request, machine µs busy per request, server context switches per request"
@@ -52,6 +50,6 @@ for round in $(seq 1 "$ROUNDS"); do
             awk -F'"' 'NR == 2 {print int($4)}')
         c1=$(proc_cpu "${pids[$i]}"); b1=$(busy_cpu); s1=$(switches "${pids[$i]}")
         sw=$(awk -v d=$((s1 - s0)) -v n="$N" 'BEGIN {printf "%.2f", d / n}')
-        echo "round $round ${names[$i]}: $ops ops/s, $(per_set $((c1 - c0))) µs CPU, $(per_set $((b1 - b0))) µs busy, $sw switches"
+        echo "round $round ${names[$i]}: $ops ops/s, $(per_request $((c1 - c0))) µs CPU, $(per_request $((b1 - b0))) µs busy, $sw switches"
     done
 done

@@ -1,8 +1,8 @@
 # Shared by the server benchmark scripts (sourced, not run): checks for Redis's
 # tools, makes a scratch directory $WORK, kills every pid in PIDS and removes
 # $WORK on exit, starts Redis the one way every script compares against
-# (start_redis_aof) and the servers an A/B compares (start_all), and waits for a
-# server to answer PING.
+# (start_redis_aof) and the servers an A/B compares (start_all), loads them alike
+# (preload_all), and waits for a server to answer PING.
 
 for tool in redis-server redis-benchmark redis-cli; do
     command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y redis-server redis-tools" >&2; exit 2; }
@@ -60,4 +60,13 @@ start_all() { # base_port appendfsync sync servers
         ports+=("$port")
     done
     for port in "${ports[@]}"; do wait_port "$port"; done
+}
+
+# Gives every server start_all started the same N SETs of the 1M-key space, at
+# -P 16, so that measured writes replace existing keys and reads find values.
+preload_all() { # n
+    local port
+    for port in "${ports[@]}"; do
+        redis-benchmark -p "$port" -t set -n "$1" -r 1000000 -d 100 -c 50 -P 16 -q >/dev/null
+    done
 }

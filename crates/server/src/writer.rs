@@ -243,8 +243,8 @@ fn writer_loop(shared: &Shared, mut rx: mpsc::Receiver<Job>) {
                 }
                 Reply::Direct(d) => {
                     let n = d.deliver(&replies, &mut out);
-                    let stats = &shared.stats;
-                    stats
+                    shared
+                        .stats
                         .net_output_bytes
                         .fetch_add(n as u64, Ordering::Relaxed);
                 }
