@@ -16,12 +16,12 @@ use std::io;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::frame::{Frame, Proto};
-use crate::parse::{Limits, ProtocolError, RequestParser};
+use crate::parse::{Limits, ProtocolError, Request, RequestParser};
 
 /// Initial and idle capacity of each buffer.
 const INITIAL: usize = 16 * 1024;
@@ -108,10 +108,7 @@ impl Detached {
 impl Connection {
     /// The next complete request in the read buffer, if any. Zero-length
     /// requests (`*0`, blank inline lines) come back as empty vectors.
-    pub fn next_request(
-        &mut self,
-        authenticated: bool,
-    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    pub fn next_request(&mut self, authenticated: bool) -> Result<Option<Request>, ProtocolError> {
         let mut need = 0;
         let req = self.parser.next(&mut self.rbuf, authenticated, &mut need)?;
         self.need = need;

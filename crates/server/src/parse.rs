@@ -14,6 +14,11 @@
 //! The texts of protocol errors are Redis 7.0's (`networking.c`).
 
 use bytes::{Bytes, BytesMut};
+use smallvec::SmallVec;
+
+/// One request's arguments, command name first. Up to three are held inline, so
+/// the argument list of a `GET` or a `SET` costs no `malloc` and no `free`.
+pub type Request = SmallVec<[Bytes; 3]>;
 
 /// Longest line (inline command or `*`/`$` header) accepted without its CRLF,
 /// Redis's `PROTO_INLINE_MAX_SIZE`.
@@ -111,7 +116,7 @@ impl RequestParser {
         buf: &mut BytesMut,
         authenticated: bool,
         need: &mut usize,
-    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    ) -> Result<Option<Request>, ProtocolError> {
         match self.check(buf, authenticated)? {
             Checked::Incomplete { need: n } => {
                 *need = n;
@@ -235,11 +240,11 @@ fn check_inline(buf: &[u8]) -> Result<Checked, ProtocolError> {
 /// Splits an inline line into arguments the way Redis's `sdssplitargs` does:
 /// whitespace separates, `"..."` understands `\n \r \t \b \a \\ \xHH`, `'...'`
 /// understands only `\'`, and a closing quote must be followed by a space.
-pub fn split_inline(line: &[u8]) -> Result<Vec<Bytes>, ProtocolError> {
+pub fn split_inline(line: &[u8]) -> Result<Request, ProtocolError> {
     const UNBALANCED: ProtocolError = ProtocolError::Message("unbalanced quotes in request");
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let mut args = Vec::new();
+    let mut args = Request::new();
     let mut i = 0;
     loop {
         while line.get(i).is_some_and(|c| is_space(*c)) {
@@ -374,7 +379,7 @@ mod tests {
         }
     }
 
-    fn parse_all(input: &[u8]) -> Result<Vec<Vec<Bytes>>, ProtocolError> {
+    fn parse_all(input: &[u8]) -> Result<Vec<Request>, ProtocolError> {
         let mut p = RequestParser::new(limits());
         let mut buf = BytesMut::from(input);
         let mut out = Vec::new();
@@ -410,8 +415,8 @@ mod tests {
     fn multibulk_and_inline() {
         let reqs = parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\na\r\nPING\r\n\r\n*0\r\n").unwrap();
         assert_eq!(reqs.len(), 4);
-        assert_eq!(reqs[0], vec![Bytes::from("GET"), Bytes::from("a")]);
-        assert_eq!(reqs[1], vec![Bytes::from("PING")]);
+        assert_eq!(reqs[0].to_vec(), vec![Bytes::from("GET"), Bytes::from("a")]);
+        assert_eq!(reqs[1].to_vec(), vec![Bytes::from("PING")]);
         assert!(reqs[2].is_empty() && reqs[3].is_empty());
     }
 
@@ -443,7 +448,7 @@ mod tests {
     #[test]
     fn inline_quotes() {
         let args = split_inline(b"SET a \"x\\ty\" 'it\\'s' \"\\x41\"\r\n").unwrap();
-        assert_eq!(args, vec!["SET", "a", "x\ty", "it's", "A"]);
+        assert_eq!(args.to_vec(), vec!["SET", "a", "x\ty", "it's", "A"]);
         assert!(split_inline(b"SET c \"a\"b").is_err());
     }
 
@@ -456,7 +461,7 @@ mod tests {
         assert_eq!(need, 24);
         buf.extend_from_slice(b"cde\r\n");
         let req = p.next(&mut buf, true, &mut need).unwrap().unwrap();
-        assert_eq!(req, vec!["GET", "abcde"]);
+        assert_eq!(req.to_vec(), vec!["GET", "abcde"]);
         assert!(buf.is_empty());
     }
 

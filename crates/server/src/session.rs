@@ -39,10 +39,11 @@ use crate::connection::{Connection, Detached, Fill};
 use crate::direct::Loan;
 use crate::frame::{Frame, Proto};
 use crate::keyspace::Keyspace;
+use crate::parse::Request;
 use crate::pool::Pool;
 use crate::shared::{ClientInfo, Shared, REDIS_VERSION};
 use crate::shutdown::Shutdown;
-use crate::writer::{self, Item, Writer};
+use crate::writer::{Item, Writer};
 
 /// Replies are written out once this many bytes are pending, even mid-pipeline,
 /// so a pipeline of large `GET`s cannot grow the write buffer without bound.
@@ -52,6 +53,10 @@ const FLUSH_AT: usize = 1024 * 1024;
 /// so a long pipeline's replies are produced (and flushed) in slices instead of
 /// all at once.
 const MAX_BATCH: usize = 256;
+
+/// A read batch's list is kept for the next one up to this many commands
+/// (`redis-benchmark -P 16` batches 16; an item is about 100 bytes).
+const KEEP_BATCH: usize = 32;
 
 /// What the request loop does next.
 #[derive(Debug, PartialEq, Eq)]
@@ -88,7 +93,7 @@ pub struct Session<C = Connection> {
     authenticated: bool,
     /// `Some` between `MULTI` and `EXEC`/`DISCARD`: the queued requests (parsed
     /// at `EXEC`, as Redis reports argument errors inside the `EXEC` reply).
-    multi: Option<Vec<(&'static Spec, Vec<Bytes>)>>,
+    multi: Option<Vec<(&'static Spec, Request)>>,
     /// A queued command was unknown or had the wrong arity: `EXEC` aborts.
     multi_dirty: bool,
     /// Bytes held by the queued commands (bounded by `max_buffer`).
@@ -292,7 +297,7 @@ impl Session {
     }
 
     /// Routes one request.
-    async fn handle(&mut self, args: Vec<Bytes>) -> Next {
+    async fn handle(&mut self, args: Request) -> Next {
         let spec = match cmd::lookup(&args) {
             Ok(spec) => spec,
             Err(e) => {
@@ -538,18 +543,31 @@ impl Session {
         if self.batch.is_empty() {
             return;
         }
-        let items = std::mem::take(&mut self.batch);
         let kind = std::mem::replace(&mut self.batch_kind, Kind::Read);
-        let replies = match kind {
-            Kind::Write => self.writer.execute(items).await,
-            Kind::Heavy => {
-                let shared = Arc::clone(&self.shared);
-                let n = items.len();
-                tokio::task::spawn_blocking(move || run_read_batch(&shared, items))
-                    .await
-                    .unwrap_or_else(|_| vec![Frame::error("ERR internal error"); n])
+        if kind <= Kind::Read {
+            // The common case, a pipeline of GETs: each reply is encoded as soon as it
+            // is made, and the batch keeps its capacity for the next read, up to a
+            // bound, so that an idle connection does not hold a long pipeline's worth.
+            let (conn, proto) = (&mut self.conn, self.proto);
+            run_read_batch(&self.shared, &mut self.batch, |f| conn.push(&f, proto));
+            if self.batch.capacity() > KEEP_BATCH {
+                self.batch = Vec::new();
             }
-            _ => run_read_batch(&self.shared, items),
+            return;
+        }
+        let mut items = std::mem::take(&mut self.batch);
+        let replies = if kind == Kind::Write {
+            self.writer.execute(items).await
+        } else {
+            let shared = Arc::clone(&self.shared);
+            let n = items.len();
+            tokio::task::spawn_blocking(move || {
+                let mut replies = Vec::with_capacity(n);
+                run_read_batch(&shared, &mut items, |f| replies.push(f));
+                replies
+            })
+            .await
+            .unwrap_or_else(|_| vec![Frame::error("ERR internal error"); n])
         };
         for f in &replies {
             self.conn.push(f, self.proto);
@@ -575,8 +593,9 @@ async fn handed_back(loan: Option<&Loan>) -> Bytes {
     }
 }
 
-/// Executes read-only items against the engine directly.
-fn run_read_batch(shared: &Shared, items: Vec<Item>) -> Vec<Frame> {
+/// Executes read-only items against the engine directly, in order, handing each
+/// reply to `reply`; leaves `items` empty.
+fn run_read_batch(shared: &Shared, items: &mut Vec<Item>, mut reply: impl FnMut(Frame)) {
     let multi_key = items
         .iter()
         .any(|i| matches!(i, Item::One(c) if c.reads_many_keys()));
@@ -593,12 +612,12 @@ fn run_read_batch(shared: &Shared, items: Vec<Item>) -> Vec<Frame> {
         _ => &[],
     }));
     let mut ks = Keyspace::new(&shared.db);
-    writer::execute(
-        items,
-        &mut Ctx {
-            ks: &mut ks,
-            shared,
-            durability: Durability::Policy,
-        },
-    )
+    let mut ctx = Ctx {
+        ks: &mut ks,
+        shared,
+        durability: Durability::Policy,
+    };
+    for item in items.drain(..) {
+        reply(item.exec(&mut ctx));
+    }
 }

@@ -316,12 +316,16 @@ impl Item {
 /// Executes items in order against `ctx`; used by the writer and, for
 /// read-only batches, by connection tasks directly.
 pub fn execute(items: Vec<Item>, ctx: &mut Ctx<'_, '_>) -> Vec<Frame> {
-    items
-        .into_iter()
-        .map(|item| match item {
+    items.into_iter().map(|item| item.exec(ctx)).collect()
+}
+
+impl Item {
+    /// Executes this item against `ctx` and returns its reply.
+    pub fn exec(self, ctx: &mut Ctx<'_, '_>) -> Frame {
+        match self {
             Item::Ready(f) => f,
             Item::One(cmd) => cmd.exec(ctx),
             Item::Multi(inner) => Frame::Array(execute(inner, ctx)),
-        })
-        .collect()
+        }
+    }
 }

@@ -24,7 +24,7 @@ fn feed(chunks: &[&[u8]], authenticated: bool) -> Result<Vec<Vec<Bytes>>, String
         let mut need = 0;
         loop {
             match parser.next(&mut buf, authenticated, &mut need) {
-                Ok(Some(req)) => out.push(req),
+                Ok(Some(req)) => out.push(req.to_vec()),
                 Ok(None) => break,
                 Err(e) => return Err(e.reply_text()),
             }

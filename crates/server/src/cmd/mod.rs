@@ -34,19 +34,19 @@ pub use table::{lookup, spec_for, unknown_command, Kind, Spec, COMMANDS};
 
 use crate::frame::{err_arity, err_not_integer, err_syntax, Frame};
 use crate::keyspace::Keyspace;
-use crate::parse::parse_i64;
+use crate::parse::{parse_i64, Request};
 use crate::shared::Shared;
 
 /// A cursor over a request's arguments (after the command name).
 pub struct Args {
     /// The command's name, for arity errors.
     name: &'static str,
-    it: std::vec::IntoIter<Bytes>,
+    it: smallvec::IntoIter<[Bytes; 3]>,
 }
 
 impl Args {
     /// Wraps a request, skipping the command name.
-    pub fn new(name: &'static str, args: Vec<Bytes>) -> Args {
+    pub fn new(name: &'static str, args: Request) -> Args {
         let mut it = args.into_iter();
         it.next();
         Args { name, it }
@@ -131,7 +131,7 @@ pub enum Command {
 
 impl Command {
     /// Step 2 of dispatch: typed arguments, or Redis's error for them.
-    pub fn parse(spec: &'static Spec, args: Vec<Bytes>) -> Result<Command, Frame> {
+    pub fn parse(spec: &'static Spec, args: Request) -> Result<Command, Frame> {
         let mut a = Args::new(spec.name, args);
         Ok(match spec.name {
             "ping" | "echo" | "select" => {
