@@ -311,16 +311,9 @@ impl Item {
             Item::Multi(items) => items.iter().any(Item::is_slow),
         }
     }
-}
 
-/// Executes items in order against `ctx`; used by the writer and, for
-/// read-only batches, by connection tasks directly.
-pub fn execute(items: Vec<Item>, ctx: &mut Ctx<'_, '_>) -> Vec<Frame> {
-    items.into_iter().map(|item| item.exec(ctx)).collect()
-}
-
-impl Item {
-    /// Executes this item against `ctx` and returns its reply.
+    /// Executes this item against `ctx` and returns its reply; used by the
+    /// writer and, for read-only batches, by connection tasks directly.
     pub fn exec(self, ctx: &mut Ctx<'_, '_>) -> Frame {
         match self {
             Item::Ready(f) => f,
@@ -328,4 +321,9 @@ impl Item {
             Item::Multi(inner) => Frame::Array(execute(inner, ctx)),
         }
     }
+}
+
+/// Executes items in order against `ctx`, one reply per item.
+pub fn execute(items: Vec<Item>, ctx: &mut Ctx<'_, '_>) -> Vec<Frame> {
+    items.into_iter().map(|item| item.exec(ctx)).collect()
 }
