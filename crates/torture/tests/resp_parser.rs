@@ -23,7 +23,7 @@ fn parse_chunks(chunks: &[&[u8]], auth: bool) -> Outcome {
         loop {
             let mut need = 0;
             match p.next(&mut buf, auth, &mut need) {
-                Ok(Some(args)) => out.push(args),
+                Ok(Some(args)) => out.push(args.to_vec()),
                 Ok(None) => break,
                 Err(e) => return (out, Some(e.reply_text())),
             }
