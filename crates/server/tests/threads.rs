@@ -12,7 +12,7 @@ use std::sync::{Arc, Barrier};
 
 use std::time::Duration;
 
-use ccbitcask_server::{BalancePolicy, ServerConfig};
+use ccbitcask_server::ServerConfig;
 use common::TestServer;
 use redis::Commands;
 
@@ -31,16 +31,7 @@ fn clients_on_different_threads_share_one_keyspace() {
     // A balancer that puts every thread to use at once and never gathers.
     let config = ServerConfig {
         threads: 4,
-        balance: BalancePolicy {
-            interval: Duration::from_millis(1),
-            spread_busy: 0.0,
-            spread_per_wake: 0.0,
-            spread_after: 1,
-            spread_after_unpipelined: 1,
-            gather_busy: -1.0,
-            gather_busy_light: -1.0,
-            ..BalancePolicy::default()
-        },
+        balance: common::eager_balance(Duration::from_millis(1), false),
         ..ServerConfig::default()
     };
     let s = TestServer::with_config(config.clone());

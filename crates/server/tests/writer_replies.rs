@@ -12,18 +12,7 @@ use std::time::Duration;
 use ccbitcask_engine::SyncPolicy;
 use ccbitcask_server::ServerConfig;
 use common::{always, resp, TestServer};
-
-/// A small deterministic generator, so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
+use rand::{Rng, SeedableRng};
 
 /// One client: pipelines of `INCR`, `GET`, `SET` and `PING` on its own
 /// counter. A single write is lent to the writer; the rest are answered by
@@ -32,7 +21,8 @@ impl Rng {
 /// the session must hold its own replies back until a lent one is out. The
 /// counter's replies must count up without a gap.
 fn counting_client(s: &TestServer, id: u64, rounds: usize) -> u64 {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (id + 1));
+    // Seeded per client, so a failure can be replayed.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(id);
     let mut c = s.raw();
     let key = format!("counter{id}");
     let key = key.as_bytes();
@@ -41,13 +31,13 @@ fn counting_client(s: &TestServer, id: u64, rounds: usize) -> u64 {
     for _ in 0..rounds {
         let mut req = Vec::new();
         // Half of them a single command: only a single write is lent.
-        let len = if rng.below(2) == 0 {
+        let len = if rng.gen_range(0..2) == 0 {
             1
         } else {
-            1 + rng.below(4)
+            1 + rng.gen_range(0..4)
         };
         for _ in 0..len {
-            match rng.below(5) {
+            match rng.gen_range(0..5) {
                 0 => {
                     req.extend(resp(&[b"GET", key]));
                     if count == 0 {
@@ -73,7 +63,7 @@ fn counting_client(s: &TestServer, id: u64, rounds: usize) -> u64 {
             }
         }
         c.send(&req);
-        if rng.below(2) == 0 {
+        if rng.gen_range(0..2) == 0 {
             c.expect(&owed);
             owed.clear();
         }

@@ -245,22 +245,29 @@ pub fn with_password(pw: &str) -> ServerConfig {
     }
 }
 
+/// A balancer that spreads at every tick of `interval`, whatever the load, and
+/// gathers at every tick too if `gather` (else never).
+pub fn eager_balance(interval: Duration, gather: bool) -> BalancePolicy {
+    let room = if gather { f64::INFINITY } else { -1.0 };
+    BalancePolicy {
+        interval,
+        spread_busy: 0.0,
+        spread_per_wake: 0.0,
+        spread_after: 1,
+        spread_after_unpipelined: 1,
+        gather_busy: room,
+        gather_busy_light: room,
+        gather_after: 1,
+        ..BalancePolicy::default()
+    }
+}
+
 /// Spread at every tick when one thread is in use, gather at every tick when
 /// two are: the clients bounce between the threads.
 pub fn bouncing() -> ServerConfig {
     ServerConfig {
         threads: 2,
-        balance: BalancePolicy {
-            interval: Duration::from_millis(5),
-            spread_busy: 0.0,
-            spread_per_wake: 0.0,
-            spread_after: 1,
-            spread_after_unpipelined: 1,
-            gather_busy: f64::INFINITY,
-            gather_busy_light: f64::INFINITY,
-            gather_after: 1,
-            ..BalancePolicy::default()
-        },
+        balance: eager_balance(Duration::from_millis(5), true),
         ..ServerConfig::default()
     }
 }
