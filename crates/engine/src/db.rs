@@ -63,12 +63,27 @@ impl Inner {
     /// restoration must go on treating that file as active, never as a sealed one they
     /// may rewrite or hint.
     pub(crate) fn active_id(&self) -> Option<u32> {
+        self.active_end().map(|(id, _)| id)
+    }
+
+    /// The active file's id and where its last record ends.
+    pub(crate) fn active_end(&self) -> Option<(u32, u64)> {
         self.writer.as_ref().map(|w| {
-            w.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .active
-                .id
+            let w = w.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            (w.active.id, w.offset)
         })
+    }
+
+    /// What `f` takes on disk, not counting the zeros preallocated after the active
+    /// file's last record (`active`, from [`Inner::active_end`]): they are trimmed
+    /// when the file is sealed, so counting them would make a merge seem to reclaim
+    /// them.
+    pub(crate) fn file_bytes(f: &DataFile, active: Option<(u32, u64)>) -> u64 {
+        let len = f.file.len().unwrap_or(0);
+        match active {
+            Some((id, end)) if id == f.id => len.min(end),
+            _ => len,
+        }
     }
 
     pub(crate) fn file(&self, id: u32) -> Option<Arc<DataFile>> {

@@ -1,7 +1,7 @@
 //! Statistics for operators and the planner.
 
 use crate::config::SyncPolicy;
-use crate::db::Bitcask;
+use crate::db::{Bitcask, Inner};
 use crate::merge::{MergePlan, MergeReport};
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -10,8 +10,8 @@ use std::sync::atomic::Ordering::Relaxed;
 pub struct FileStats {
     /// File id.
     pub id: u32,
-    /// Size on disk: for the active file under `SyncPolicy::Always`, with the zeros
-    /// preallocated after its last record.
+    /// Size on disk; for the active file, up to its last record (the zeros the writer
+    /// preallocates after it are not counted).
     pub bytes: u64,
     /// Records the keydir still points at.
     pub live_keys: u64,
@@ -90,7 +90,7 @@ impl Bitcask {
         let inner = self.inner();
         let now = inner.clock.now_ms();
         let (keys, keys_with_expiry, key_bytes, value_bytes) = inner.keydir.totals(now);
-        let active = inner.active_id();
+        let active = inner.active_end();
         let files: Vec<FileStats> = inner
             .files
             .snapshot()
@@ -99,14 +99,14 @@ impl Bitcask {
                 let s = f.counters.snapshot();
                 FileStats {
                     id: f.id,
-                    bytes: f.file.len().unwrap_or(0),
+                    bytes: Inner::file_bytes(f, active),
                     live_keys: s.total_keys - s.dead_keys.min(s.total_keys),
                     dead_keys: s.dead_keys,
                     live_bytes: s.total_bytes - s.dead_bytes.min(s.total_bytes),
                     dead_bytes: s.dead_bytes,
                     has_hint: f.has_hint(),
                     hint_bytes: f.hint_bytes(),
-                    active: Some(f.id) == active,
+                    active: active.is_some_and(|(id, _)| id == f.id),
                 }
             })
             .collect();

@@ -1,10 +1,11 @@
-//! The zeros the writer preallocates in the active file under `SyncPolicy::Always`
-//! (`writer.rs`): never read as records or reported as damage, trimmed when the file is
-//! sealed, closed, or found after a crash, and a write torn inside them is cut like any
-//! torn tail.
+//! The zeros the writer preallocates in the active file (`writer.rs`), under every sync
+//! policy: never read as records or reported as damage, trimmed when the file is sealed,
+//! closed, or found after a crash, not counted in `stats`, and a write torn inside them
+//! is cut like any torn tail.
 
 mod support;
 
+use ccbitcask_engine::format::header::HEADER_LEN;
 use ccbitcask_engine::fs::data_path;
 use ccbitcask_engine::{check, Bitcask, Durability, SyncPolicy, WriteBatch};
 use std::path::{Path, PathBuf};
@@ -22,42 +23,111 @@ fn data_files(dir: &Path) -> Vec<(PathBuf, u64)> {
         .collect()
 }
 
+const POLICIES: [SyncPolicy; 3] = [
+    SyncPolicy::None,
+    SyncPolicy::Interval(std::time::Duration::from_millis(1000)),
+    SyncPolicy::Always,
+];
+
 #[test]
 fn the_active_file_runs_into_zeros_until_close_trims_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Bitcask::builder(dir.path())
-        .sync(SyncPolicy::Always)
-        .open()
-        .unwrap();
-    for n in 0..100u32 {
-        db.put(format!("key{n}").as_bytes(), b"value").unwrap();
+    for policy in POLICIES {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Bitcask::builder(dir.path()).sync(policy).open().unwrap();
+        for n in 0..100u32 {
+            db.put(format!("key{n}").as_bytes(), b"value").unwrap();
+        }
+        let [(path, running)] = &data_files(dir.path())[..] else {
+            panic!("{policy}: one data file expected");
+        };
+        assert_eq!(
+            running % (1 << 20),
+            0,
+            "{policy}: zero-filled to the next MiB"
+        );
+        // `stats` counts the records, not the zeros after them.
+        let stats = db.stats();
+        let active = stats.files.iter().find(|f| f.active).unwrap();
+        assert!(active.bytes < *running, "{policy}: {active:?}");
+        assert_eq!(
+            active.bytes,
+            HEADER_LEN as u64 + active.live_bytes,
+            "{policy}"
+        );
+
+        // A reader opening now sees the records and takes the zeros for the end of the log.
+        let reader = Bitcask::builder(dir.path()).read_only(true).open().unwrap();
+        assert_eq!(reader.len(), 100);
+        assert!(reader.open_report().damage.is_empty());
+        assert_eq!(reader.open_report().truncated_tail, None);
+        drop(reader);
+        assert_clean(&check(dir.path()).unwrap(), "a live database");
+
+        db.close().unwrap();
+        let closed = std::fs::metadata(path).unwrap().len();
+        assert_eq!(
+            closed, active.bytes,
+            "{policy}: the zeros are trimmed at close"
+        );
+        let bytes = std::fs::read(path).unwrap();
+        assert_ne!(bytes.last(), Some(&0), "the file ends at its last record");
+
+        let db = Bitcask::builder(dir.path())
+            .sync(SyncPolicy::None)
+            .open()
+            .unwrap();
+        assert_eq!(db.len(), 100);
+        assert_eq!(db.open_report().trimmed_zeros, None, "closed cleanly");
+        assert_eq!(db.get(b"key99").unwrap().as_deref(), Some(&b"value"[..]));
     }
-    let [(path, running)] = &data_files(dir.path())[..] else {
-        panic!("one data file expected");
-    };
-    assert_eq!(running % (1 << 20), 0, "zero-filled to the next MiB");
+}
 
-    // A reader opening now sees the records and takes the zeros for the end of the log.
-    let reader = Bitcask::builder(dir.path()).read_only(true).open().unwrap();
-    assert_eq!(reader.len(), 100);
-    assert!(reader.open_report().damage.is_empty());
-    assert_eq!(reader.open_report().truncated_tail, None);
-    drop(reader);
-    assert_clean(&check(dir.path()).unwrap(), "a live database");
-
-    db.close().unwrap();
-    let closed = std::fs::metadata(path).unwrap().len();
-    assert!(closed < *running);
-    let bytes = std::fs::read(path).unwrap();
-    assert_ne!(bytes.last(), Some(&0), "the file ends at its last record");
-
-    let db = Bitcask::builder(dir.path())
-        .sync(SyncPolicy::None)
-        .open()
-        .unwrap();
-    assert_eq!(db.len(), 100);
-    assert_eq!(db.open_report().trimmed_zeros, None, "closed cleanly");
-    assert_eq!(db.get(b"key99").unwrap().as_deref(), Some(&b"value"[..]));
+/// Under `none` the zeros are not synced either: a power cut can keep any prefix of
+/// what was written since the last sync, zeros and records alike. Whatever it keeps,
+/// the synced keys survive, the open reports no damage (`boot` checks), and the
+/// survivor is a state the database really passed through.
+#[test]
+fn unsynced_zeros_and_records_cut_at_every_length_keep_a_prefix() {
+    let (sim, db) = fresh(8 << 20, SyncPolicy::None);
+    let value = vec![b'v'; 100 << 10];
+    for n in 0..4u32 {
+        db.put(format!("synced{n}").as_bytes(), &value).unwrap();
+    }
+    db.sync().unwrap();
+    let mut history = vec![support::dump(&db)];
+    // Twelve 100 KiB records cross the next MiB boundary, so zeros are laid down
+    // between them, unsynced.
+    for n in 0..12u32 {
+        db.put(format!("late{n}").as_bytes(), &value).unwrap();
+        history.push(support::dump(&db));
+    }
+    // How many bytes are unsynced: the image code asks each file how many to keep.
+    let mut written = 0;
+    drop(sim.power_loss_partial(|n| {
+        written = written.max(n);
+        n
+    }));
+    assert!(written > 12 * value.len(), "{written} bytes unsynced");
+    let mut seen = std::collections::BTreeSet::new();
+    for keep in (0..=written).step_by(4099).chain([written]) {
+        let img = sim.power_loss_partial(|n| keep.min(n));
+        let (_, db) = boot(&img, SyncPolicy::None);
+        let got = support::dump(&db);
+        let Some(at) = history.iter().position(|h| *h == got) else {
+            panic!(
+                "keep {keep}: {} keys, not a state the database passed through",
+                got.len()
+            );
+        };
+        seen.insert(at);
+    }
+    assert_eq!(
+        seen.len(),
+        history.len(),
+        "every state is some cut's survivor"
+    );
+    let (_, db) = boot(&sim.power_loss_partial(|n| n), SyncPolicy::None);
+    assert_eq!(db.len(), 16, "everything written back: everything kept");
 }
 
 #[test]

@@ -77,7 +77,7 @@ pub struct Totals {
     pub lost: u64,
     pub mid_merge_kills: u64,
     pub torn_tails: u64,
-    /// Reopens that trimmed the writer's preallocated zeros (`--sync always`).
+    /// Reopens that trimmed the writer's preallocated zeros.
     pub zero_tails: u64,
     pub merges_completed_at_open: u64,
     pub violations: Vec<String>,

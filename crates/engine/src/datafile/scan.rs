@@ -7,8 +7,8 @@
 //! is reported and skipped, and no byte of it is ever served.
 //!
 //! Zeros from some offset to the end of the file are reported as such rather than
-//! searched for records: the writer preallocates zeros after its last record under
-//! `SyncPolicy::Always` (see `writer.rs`), so in the newest log file they are its end.
+//! searched for records: the writer preallocates zeros after its last record (see
+//! `writer.rs`), so in the newest log file they are its end.
 //! An all-zero record header never has a valid CRC, so zeros are never a record.
 
 use crate::format::header::HEADER_LEN;

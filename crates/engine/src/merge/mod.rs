@@ -82,9 +82,10 @@ pub(crate) enum Selection {
 /// Files, and bytes of data and hint files: what [`MergeReport`] compares.
 fn disk_bytes(inner: &Inner) -> (usize, u64) {
     let files = inner.files.snapshot();
+    let active = inner.active_end();
     let bytes = files
         .values()
-        .map(|f| f.file.len().unwrap_or(0) + f.hint_bytes())
+        .map(|f| Inner::file_bytes(f, active) + f.hint_bytes())
         .sum();
     (files.len(), bytes)
 }
