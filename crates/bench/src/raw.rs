@@ -6,6 +6,7 @@
 //! - [`pread_loop`]: one `pread` per record at a random record offset, the ceiling for
 //!   a `get` that is one positioned read; [`pread_after_misses`] adds the cache misses
 //!   of an ideal index lookup before each, the ceiling for an index of that many misses.
+//!   Both read a copy laid down as the engine lays its files ([`relay`]).
 //! - [`dd_fdatasync`]: `dd bs=1M conv=fdatasync` of a file of random bytes, the disk's
 //!   sequential write bandwidth that merge throughput is compared with.
 
@@ -50,6 +51,24 @@ pub fn write_loop(
         file.write_all(&record[..record_len])?;
     }
     Ok(start.elapsed())
+}
+
+/// The size of the aligned writes the engine lays its active file's zeros down in
+/// (`ZERO_PIECE` in the engine's `writer.rs`).
+pub const ENGINE_PIECE: usize = 256 << 10;
+
+/// Copies `src` to `dst` in aligned writes of [`ENGINE_PIECE`] bytes (not timed), so
+/// that `dst` sits in the page cache in folios as large as the engine's data files do.
+/// Appends of single records, as [`write_loop`] makes, leave `src` in 4 KiB pages, and
+/// a `pread` from those costs more: reading `src` would hold the engine against a
+/// slower read than it does itself.
+pub fn relay(src: &Path, dst: &Path) -> Result<()> {
+    let bytes = fs::read(src).with_context(|| format!("read {}", src.display()))?;
+    let mut file = File::create(dst).with_context(|| format!("create {}", dst.display()))?;
+    for piece in bytes.chunks(ENGINE_PIECE) {
+        file.write_all(piece)?;
+    }
+    Ok(())
 }
 
 /// `n` random `pread`s of `record_len` bytes from a file of `records` records.
