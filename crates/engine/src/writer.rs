@@ -65,9 +65,9 @@ const PREALLOCATE: u64 = 1 << 20;
 /// | 1 MiB pieces | 681–684 ns | 2,082 ns | 3,190 ns |
 ///
 /// Larger folios make small writes dearer (the kernel walks all of a folio's blocks on
-/// each one); 256 KiB is the knee. In the server it cut CPU per pipelined GET by about
-/// 0.13 µs (8 %) and raised pipelined SETs by a fifth (docs/BENCHMARKS.md, fourteenth
-/// pass).
+/// each one); 256 KiB is the knee. In the server it cut CPU per pipelined GET by
+/// 0.13–0.2 µs (8–11 %) and raised pipelined SETs by a fifth; on one thread, gets rose
+/// about 14 % and 153-byte puts fell about 5 % (docs/BENCHMARKS.md, fourteenth pass).
 const ZERO_PIECE: u64 = 256 << 10;
 
 /// What the zeros are copied from.
