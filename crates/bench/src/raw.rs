@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use ccbitcask_engine::fs::{classify, Entry};
 use ccbitcask_engine::vfs::{OpenMode, StdFs, Vfs};
+use ccbitcask_engine::ZERO_PIECE;
 
 use crate::workload::{key_into, Rng, Values};
 
@@ -53,11 +54,7 @@ pub fn write_loop(
     Ok(start.elapsed())
 }
 
-/// The size of the aligned writes the engine lays its active file's zeros down in
-/// (`ZERO_PIECE` in the engine's `writer.rs`).
-pub const ENGINE_PIECE: usize = 256 << 10;
-
-/// Copies `src` to `dst` in aligned writes of [`ENGINE_PIECE`] bytes (not timed), so
+/// Copies `src` to `dst` in aligned writes of [`ZERO_PIECE`] bytes (not timed), so
 /// that `dst` sits in the page cache in folios as large as the engine's data files do.
 /// Appends of single records, as [`write_loop`] makes, leave `src` in 4 KiB pages, and
 /// a `pread` from those costs more: reading `src` would hold the engine against a
@@ -65,7 +62,7 @@ pub const ENGINE_PIECE: usize = 256 << 10;
 pub fn relay(src: &Path, dst: &Path) -> Result<()> {
     let bytes = fs::read(src).with_context(|| format!("read {}", src.display()))?;
     let mut file = File::create(dst).with_context(|| format!("create {}", dst.display()))?;
-    for piece in bytes.chunks(ENGINE_PIECE) {
+    for piece in bytes.chunks(ZERO_PIECE as usize) {
         file.write_all(piece)?;
     }
     Ok(())

@@ -74,18 +74,6 @@ impl Inner {
         })
     }
 
-    /// What `f` takes on disk, not counting the zeros preallocated after the active
-    /// file's last record (`active`, from [`Inner::active_end`]): they are trimmed
-    /// when the file is sealed, so counting them would make a merge seem to reclaim
-    /// them.
-    pub(crate) fn file_bytes(f: &DataFile, active: Option<(u32, u64)>) -> u64 {
-        let len = f.file.len().unwrap_or(0);
-        match active {
-            Some((id, end)) if id == f.id => len.min(end),
-            _ => len,
-        }
-    }
-
     pub(crate) fn file(&self, id: u32) -> Option<Arc<DataFile>> {
         self.files.get(id)
     }

@@ -58,6 +58,7 @@ pub use format::record::{MAX_KEY_SIZE, MAX_VALUE_SIZE};
 pub use merge::{MergePlan, MergeReason, MergeReport};
 pub use recovery::OpenReport;
 pub use stats::{FileStats, Stats};
+pub use writer::ZERO_PIECE;
 
 /// Keydir bytes per key beyond the key itself that this engine's layout is designed to
 /// stay at or under at any table load: a 20-byte slot plus, for the hash index, 5.3

@@ -1,7 +1,7 @@
 //! Statistics for operators and the planner.
 
 use crate::config::SyncPolicy;
-use crate::db::{Bitcask, Inner};
+use crate::db::Bitcask;
 use crate::merge::{MergePlan, MergeReport};
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -99,7 +99,7 @@ impl Bitcask {
                 let s = f.counters.snapshot();
                 FileStats {
                     id: f.id,
-                    bytes: Inner::file_bytes(f, active),
+                    bytes: f.bytes(active),
                     live_keys: s.total_keys - s.dead_keys.min(s.total_keys),
                     dead_keys: s.dead_keys,
                     live_bytes: s.total_bytes - s.dead_bytes.min(s.total_bytes),

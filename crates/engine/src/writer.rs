@@ -51,8 +51,9 @@ impl Writer {
 /// about 6,800 writes.
 const PREALLOCATE: u64 = 1 << 20;
 
-/// The zeros go down in aligned writes of this size, because Linux caches a file in
-/// folios as large as the writes that created them (ext4 since 6.16; XFS earlier).
+/// The size of the aligned writes that lay the active file's zeros down ahead of its
+/// records (docs/FORMAT.md, "Preallocated zeros"). Why this size: Linux caches a file
+/// in folios as large as the writes that created them (ext4 since 6.16; XFS earlier).
 /// Small appends leave the page cache in 4 KiB pages, and every `pread` then walks
 /// deeper into it. Measured with `examples/zero_piece_profile.rs` on the benchmark
 /// machine, per random 130-byte read and per write into the file:
@@ -68,7 +69,7 @@ const PREALLOCATE: u64 = 1 << 20;
 /// each one); 256 KiB is the knee. In the server it cut CPU per pipelined GET by
 /// 0.13–0.2 µs (8–11 %) and raised pipelined SETs by a fifth; on one thread, gets rose
 /// about 14 % and 153-byte puts fell about 5 % (docs/BENCHMARKS.md, fourteenth pass).
-const ZERO_PIECE: u64 = 256 << 10;
+pub const ZERO_PIECE: u64 = 256 << 10;
 
 /// What the zeros are copied from.
 static ZEROS: [u8; ZERO_PIECE as usize] = [0; ZERO_PIECE as usize];

@@ -26,6 +26,20 @@ pub struct DataFile {
     hint_bytes: AtomicU64,
 }
 
+impl DataFile {
+    /// What the file takes on disk, not counting the zeros preallocated after the
+    /// active file's last record (`active`, from `Inner::active_end`): they are trimmed
+    /// when the file is sealed, so counting them would make a merge seem to reclaim
+    /// them.
+    pub fn bytes(&self, active: Option<(u32, u64)>) -> u64 {
+        let len = self.file.len().unwrap_or(0);
+        match active {
+            Some((id, end)) if id == self.id => len.min(end),
+            _ => len,
+        }
+    }
+}
+
 /// Per-file statistics. Every record ever appended is counted in `total_*`; it moves to
 /// `dead_*` when it is overwritten, deleted, expires, or is a tombstone itself.
 #[derive(Debug)]

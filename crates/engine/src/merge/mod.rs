@@ -85,7 +85,7 @@ fn disk_bytes(inner: &Inner) -> (usize, u64) {
     let active = inner.active_end();
     let bytes = files
         .values()
-        .map(|f| Inner::file_bytes(f, active) + f.hint_bytes())
+        .map(|f| f.bytes(active) + f.hint_bytes())
         .sum();
     (files.len(), bytes)
 }
